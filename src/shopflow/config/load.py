@@ -1,0 +1,111 @@
+"""Read `shopflow.yml`: YAML, then `${VAR}` interpolation, then validation."""
+
+from __future__ import annotations
+
+import difflib
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ValidationError
+
+from shopflow.config.interpolate import interpolate
+from shopflow.config.model import PipelineConfig
+from shopflow.errors import ConfigError
+
+
+def load_config(path: str | Path) -> PipelineConfig:
+    """Read and validate a pipeline file.
+
+    Relative local paths in the file (lake, warehouse, source locations) are resolved
+    against the file's folder, so a pipeline runs the same from any working directory.
+
+    Raises:
+        ConfigError: The file is missing, is not YAML, or a key or value is wrong; the
+            message names the file, the key and the fix.
+    """
+    file = Path(path)
+    if not file.is_file():
+        raise ConfigError(
+            f"pipeline file {str(file)!r} not found",
+            fix="pass -c path/to/shopflow.yml, or run `shopflow init` to write a starter file",
+        )
+    try:
+        raw = yaml.safe_load(file.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{file} is not valid YAML: {exc}", fix="fix the YAML syntax at the line shown") from exc
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{file} must hold a mapping of keys (pipeline, sources, ...)", fix="see `shopflow init`")
+    values = interpolate(raw, file=str(file))
+    try:
+        config = PipelineConfig.model_validate(values)
+    except ValidationError as exc:
+        raise _explain(exc, file) from None
+    return _resolve_paths(config, file.parent)
+
+
+def _resolve_paths(config: PipelineConfig, base: Path) -> PipelineConfig:
+    def resolve(location: str) -> str:
+        if "://" in location or Path(location).is_absolute():
+            return location
+        return str((base / location).resolve())
+
+    sources = [s.model_copy(update={"location": resolve(s.location)}) for s in config.sources]
+    warehouse = config.warehouse.model_copy(update={"path": resolve(config.warehouse.path)})
+    return config.model_copy(update={"lake": resolve(config.lake), "sources": sources, "warehouse": warehouse})
+
+
+def _explain(exc: ValidationError, file: Path) -> ConfigError:
+    """Turn pydantic's errors into one message naming each key and its fix."""
+    lines = []
+    for error in exc.errors():
+        loc = [str(part) for part in error["loc"]]
+        key = ".".join(loc) if loc else "(top level)"
+        if error["type"] == "extra_forbidden":
+            lines.append(f"{key}: unknown key{_suggest(loc, PipelineConfig)}")
+        elif error["type"] == "missing":
+            lines.append(f"{key}: required key is missing")
+        else:
+            lines.append(f"{key}: {error['msg']} (got {error.get('input')!r})")
+    return ConfigError(
+        f"{file} is invalid:\n  " + "\n  ".join(lines),
+        fix="correct the keys named above; `shopflow init` writes a commented example",
+    )
+
+
+def _suggest(loc: list[str], model: type[BaseModel]) -> str:
+    """`; did you mean 'x'?` for a misspelt key, by walking the model along `loc`."""
+    fields = _fields_at(loc[:-1], model)
+    close = difflib.get_close_matches(loc[-1], fields, n=1) if fields else []
+    valid = f"; valid keys here: {', '.join(sorted(fields))}" if fields else ""
+    return f"; did you mean {close[0]!r}?" if close else valid
+
+
+def _fields_at(loc: list[str], model: Any) -> list[str]:
+    current: Any = model
+    for part in loc:
+        if part.isdigit():
+            continue
+        if isinstance(current, type) and issubclass(current, BaseModel):
+            field = current.model_fields.get(part)
+            if field is None:
+                return []
+            current = _model_in(field.annotation)
+        else:
+            # pydantic puts the discriminator value ('files') in the path of a union member
+            current = _model_in(current)
+    if isinstance(current, type) and issubclass(current, BaseModel):
+        return list(current.model_fields)
+    return []
+
+
+def _model_in(annotation: Any) -> Any:
+    """The pydantic model inside list[...], dict[..., X], Annotated[...] or a union."""
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    for arg in getattr(annotation, "__args__", ()) or ():
+        found = _model_in(arg)
+        if found is not None:
+            return found
+    metadata = getattr(annotation, "__origin__", None)
+    return _model_in(metadata) if metadata is not None and metadata is not annotation else None

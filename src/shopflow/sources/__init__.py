@@ -1,0 +1,1 @@
+"""Sources: where data comes from. Each yields Arrow record batches."""

@@ -1,0 +1,115 @@
+"""Give a file's records their final names and types, and mark the rows that do not fit.
+
+One SQL projection over the reader's relation: names become snake_case, declared columns are
+cast (decimals exactly: a value with more digits than the scale is an error unless the
+column says `round: true`), types are normalised for the lake (every integer to BIGINT, JSON
+and UUID to text), and each row gets `_sf_error` (why it cannot be loaded, or NULL) and
+`_sf_raw` (the row as JSON text, only when it is bad).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from shopflow.column_types import ColumnType, parse_column_type
+from shopflow.config.model import FileTable
+from shopflow.errors import SourceError
+from shopflow.naming import normalize_name
+from shopflow.sql import quote_identifier, quote_literal
+
+if TYPE_CHECKING:
+    import duckdb
+
+_NORMAL_TYPES = {
+    "TINYINT": "BIGINT", "SMALLINT": "BIGINT", "INTEGER": "BIGINT", "UTINYINT": "BIGINT",
+    "USMALLINT": "BIGINT", "UINTEGER": "BIGINT", "UBIGINT": "DECIMAL(20,0)", "HUGEINT": "DECIMAL(38,0)",
+    "FLOAT": "DOUBLE", "UUID": "VARCHAR", "JSON": "VARCHAR", "TIMESTAMP_S": "TIMESTAMP",
+    "TIMESTAMP_MS": "TIMESTAMP", "TIMESTAMP_NS": "TIMESTAMP", "NULL": "VARCHAR", '"NULL"': "VARCHAR",
+}
+# Exact parse of a decimal string, to tell whether a cast to a smaller scale lost digits.
+_EXACT = "DECIMAL(38,18)"
+
+ERROR = "_sf_error"
+RAW = "_sf_raw"
+
+
+def shape_records(con: duckdb.DuckDBPyConnection, records_sql: str, table: FileTable) -> str:
+    """A query projecting `records_sql` to the table's names and types plus `_sf_error` and `_sf_raw`.
+
+    Binding `records_sql` tells its columns and types without running it.
+
+    Raises:
+        SourceError: Two source columns normalise to the same name, or a primary-key or
+            cursor column is missing from the file.
+    """
+    relation = con.sql(records_sql)
+    names = [normalize_name(c) for c in relation.columns]
+    duplicates = {n for n in names if names.count(n) > 1}
+    if duplicates:
+        raise SourceError(
+            f"columns {sorted(duplicates)} appear twice after normalising names to snake_case",
+            fix="rename the source columns so that each normalises to a distinct name",
+            table=table.name,
+        )
+    declared = {normalize_name(k): (parse_column_type(v.type), v.round) for k, v in table.columns.items()}
+    for required in [*table.primary_key, *([table.cursor] if table.cursor else [])]:
+        if normalize_name(required) not in names:
+            raise SourceError(
+                f"column {required!r} (primary key or cursor of table {table.name!r}) is not in the file",
+                fix=f"check the column name; the file has: {', '.join(names)}",
+                table=table.name,
+            )
+    projections: list[str] = []
+    errors: list[str] = []
+    for raw_name, name, dtype in zip(relation.columns, names, relation.types, strict=True):
+        source = quote_identifier(raw_name)
+        target = quote_identifier(name)
+        if name in declared:
+            column_type, rounding = declared[name]
+            projections.append(f"TRY_CAST({source} AS {column_type.sql}) AS {target}")
+            errors.append(_cast_error(source, name, column_type, rounding))
+        else:
+            projections.append(f"{_normalised(source, dtype, table, name)} AS {target}")
+    for key in table.primary_key:
+        raw_key = quote_identifier(relation.columns[names.index(normalize_name(key))])
+        errors.append(f"CASE WHEN {raw_key} IS NULL THEN {quote_literal(f'primary key {key} is null')} END")
+    error_sql = f"NULLIF(concat_ws('; ', {', '.join(errors)}), '')" if errors else "NULL::VARCHAR"
+    # `_row` is the whole input row as a struct: serialised only for bad rows.
+    sql = (
+        f"SELECT {', '.join(projections)}, {error_sql} AS {ERROR}, "
+        f"CASE WHEN {error_sql} IS NOT NULL THEN to_json(_row)::VARCHAR END AS {RAW} FROM ({records_sql}) AS _row"
+    )
+    return sql
+
+
+def _cast_error(source: str, name: str, column_type: ColumnType, rounding: bool) -> str:
+    fails = f"{source} IS NOT NULL AND TRY_CAST({source} AS {column_type.sql}) IS NULL"
+    message = f"'{name}: cannot cast ' || {source}::VARCHAR || ' to {column_type.sql}'"
+    check = f"CASE WHEN {fails} THEN {message} END"
+    if column_type.is_decimal and not rounding:
+        lossy = (
+            f"TRY_CAST({source}::VARCHAR AS {_EXACT}) <> TRY_CAST({source} AS {column_type.sql})"
+        )
+        message_lossy = (
+            f"'{name}: ' || {source}::VARCHAR || ' has more than {column_type.scale} decimal places; "
+            f"declare round: true to round it'"
+        )
+        check = f"COALESCE({check}, CASE WHEN {lossy} THEN {message_lossy} END)"
+    return check
+
+
+def _normalised(source: str, dtype: duckdb.typing.DuckDBPyType, table: FileTable, name: str) -> str:
+    """The expression for an undeclared column: lake-friendly type, nested values as configured."""
+    kind = dtype.id
+    if kind in ("struct", "list", "map"):
+        mode = table.nested.columns.get(name) or (table.nested.objects if kind == "struct" else table.nested.lists)
+        if kind == "map" or mode == "json" or (kind == "list" and not _is_list_of(dtype)):
+            return f"to_json({source})::VARCHAR"
+        return source
+    text = str(dtype)
+    return f"CAST({source} AS {_NORMAL_TYPES[text]})" if text in _NORMAL_TYPES else source
+
+
+def _is_list_of(dtype: duckdb.typing.DuckDBPyType) -> bool:
+    """A list shopflow can turn into a child table: of records or of scalars, not of lists."""
+    return dtype.child.id != "list"

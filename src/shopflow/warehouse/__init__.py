@@ -1,0 +1,5 @@
+"""Warehouses behind one interface: DuckDB (embedded default); PostgreSQL plugs in the same way."""
+
+from shopflow.warehouse.base import LoadJob, LoadResult, Warehouse, open_warehouse
+
+__all__ = ["LoadJob", "LoadResult", "Warehouse", "open_warehouse"]

@@ -1,0 +1,226 @@
+"""Apply a load job with portable SQL: append, replace or merge, children, quarantine, ledger.
+
+Runs inside the transaction the warehouse opened, so the data and the ledger row that
+records the applied lake version commit together or not at all.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timezone
+
+import pyarrow as pa
+
+from shopflow import quarantine
+from shopflow.errors import SchemaDriftError
+from shopflow.naming import normalize_name, singular
+from shopflow.sql import qualified, quote_identifier, quote_literal
+from shopflow.warehouse.base import RAW_SCHEMA, STATE_SCHEMA, LoadJob, LoadResult
+from shopflow.warehouse.drift import plan_drift
+from shopflow.warehouse.session import LoadSession
+
+log = logging.getLogger(__name__)
+
+STAGE = "_sf_stage"
+WINNERS = "_sf_winners"
+ORDINAL = "_sf_ord"
+LOADS_TABLE = "loads"
+
+
+def ensure_state(session: LoadSession) -> None:
+    """Create the ledger table and the raw schema if missing."""
+    session.execute(f"CREATE SCHEMA IF NOT EXISTS {quote_identifier(STATE_SCHEMA)}")
+    session.execute(f"CREATE SCHEMA IF NOT EXISTS {quote_identifier(RAW_SCHEMA)}")
+    session.execute(
+        f"CREATE TABLE IF NOT EXISTS {qualified(STATE_SCHEMA, LOADS_TABLE)} ("
+        "lake_key VARCHAR NOT NULL, lake_version BIGINT NOT NULL, batch VARCHAR NOT NULL, run VARCHAR, "
+        "loaded_at TIMESTAMP WITH TIME ZONE NOT NULL, PRIMARY KEY (lake_key, lake_version))"
+    )
+
+
+def apply_job(session: LoadSession, job: LoadJob) -> LoadResult:
+    """Apply every pending commit of `job`; raises SchemaDriftError on an incompatible change."""
+    table = job.table
+    result = LoadResult(table.name, job.commits[-1].version)
+    data_commits = job.commits
+    if table.write_disposition == "replace":
+        data_commits = [c for c in job.commits if c.run == job.commits[-1].run]
+    batches = [c.batch for c in data_commits]
+    order = _batch_order(job)
+    keys = [normalize_name(k) for k in table.primary_key]
+    replaced = sorted({url for c in data_commits for url in c.replaces})
+
+    staged = _stage(session, job, table.name, batches, STAGE)
+    target = qualified(RAW_SCHEMA, table.name)
+    columns = _prepare_table(session, table.name, STAGE, result) if staged is not None else None
+    children = [(child, f"_sf_child_{i}") for i, child in enumerate(job.children)]
+    child_columns: dict[str, list[str]] = {}
+    for child, stage_name in children:
+        if _stage(session, job, child, batches, stage_name) is not None:
+            child_columns[child] = _prepare_table(session, child, stage_name, result)
+
+    if replaced:
+        files = ", ".join(quote_literal(u) for u in replaced)
+        for name in [table.name, *child_columns]:
+            if session.columns(RAW_SCHEMA, name) is not None:
+                session.execute(f"DELETE FROM {qualified(RAW_SCHEMA, name)} WHERE _sf_file IN ({files})")
+
+    if columns is not None:
+        col_list = ", ".join(quote_identifier(c) for c in columns)
+        if table.write_disposition == "replace":
+            session.execute(f"DELETE FROM {target}")
+            for child in child_columns:
+                session.execute(f"DELETE FROM {qualified(RAW_SCHEMA, child)}")
+        if table.write_disposition == "merge":
+            _merge(session, job, columns, keys, order, list(child_columns))
+            source = WINNERS
+        else:
+            source = STAGE
+        session.execute(f"INSERT INTO {target} ({col_list}) SELECT {col_list} FROM {source}")
+        result.rows[table.name] = int(session.scalar(f"SELECT count(*) FROM {source}") or 0)
+        for child, stage_name in children:
+            if child not in child_columns:
+                continue
+            _insert_children(session, child, stage_name, child_columns[child], keys, table.name,
+                             merged=table.write_disposition == "merge")
+            result.rows[child] = int(session.scalar(f"SELECT count(*) FROM {stage_name}") or 0)
+
+    result.quarantined = _load_quarantine(session, job)
+    now = datetime.now(timezone.utc).isoformat()
+    for commit in job.commits:
+        session.execute(
+            f"INSERT INTO {qualified(STATE_SCHEMA, LOADS_TABLE)} VALUES ({quote_literal(job.lake_key)}, "
+            f"{commit.version}, {quote_literal(commit.batch)}, {quote_literal(commit.run)}, {quote_literal(now)})"
+        )
+    return result
+
+
+def _batch_order(job: LoadJob) -> str:
+    """A SQL expression ranking a row's batch by its commit's place: later commits win ties."""
+    cases = " ".join(f"WHEN {quote_literal(c.batch)} THEN {i}" for i, c in enumerate(job.commits))
+    return f"CASE _sf_batch {cases} END"
+
+
+def _stage(session: LoadSession, job: LoadJob, output: str, batches: list[str], name: str) -> int | None:
+    session.execute(f"DROP TABLE IF EXISTS {quote_identifier(name)}")
+    reader = job.read(output, batches)
+    if reader is None:
+        return None
+    return session.stage(name, reader)
+
+
+def _prepare_table(session: LoadSession, table: str, staged: str, result: LoadResult) -> list[str]:
+    """Create or evolve `raw.<table>` for the staged rows; return the columns to insert."""
+    incoming = session.columns("", staged) or {}
+    incoming.pop(ORDINAL, None)
+    existing = session.columns(RAW_SCHEMA, table)
+    if existing is None:
+        session.create_like(RAW_SCHEMA, table, staged, list(incoming))
+        return list(incoming)
+    plan = plan_drift(existing, incoming)
+    if plan.incompatible:
+        changes = "; ".join(f"{c} was {old}, new data has {new}" for c, old, new in plan.incompatible)
+        raise SchemaDriftError(
+            f"raw.{table} cannot take the new data: {changes}",
+            fix=(
+                "declare the column's type in shopflow.yml so the source is cast to what the table holds, "
+                f"or change the column yourself (ALTER TABLE raw.{table} ALTER COLUMN ... TYPE ...) and run again; "
+                "nothing of this table was loaded, other tables were"
+            ),
+            table=table,
+        )
+    for column, sql_type in plan.add:
+        session.add_column(RAW_SCHEMA, table, column, sql_type)
+        result.added.append(f"{table}.{column} {sql_type}")
+    for column, old, new in plan.widen:
+        session.widen_column(RAW_SCHEMA, table, column, new)
+        result.widened.append(f"{table}.{column} {old} -> {new}")
+        log.info("widened raw.%s.%s from %s to %s", table, column, old, new)
+    return list(incoming)
+
+
+def _merge(
+    session: LoadSession, job: LoadJob, columns: list[str], keys: list[str], order: str, children: list[str]
+) -> None:
+    """Keep the latest row per key (cursor, then commit, then position); drop older than the table's."""
+    table = job.table
+    target = qualified(RAW_SCHEMA, table.name)
+    col_list = ", ".join(quote_identifier(c) for c in columns)
+    partition = ", ".join(quote_identifier(k) for k in keys)
+    cursor = quote_identifier(normalize_name(table.cursor)) if table.cursor else None
+    ranking = ", ".join(x for x in [f"{cursor} DESC NULLS LAST" if cursor else "", f"{order} DESC", f"{ORDINAL} DESC"] if x)
+    session.execute(f"DROP TABLE IF EXISTS {WINNERS}")
+    session.execute(
+        f"CREATE TEMPORARY TABLE {WINNERS} AS SELECT {col_list} FROM (SELECT *, row_number() OVER "
+        f"(PARTITION BY {partition} ORDER BY {ranking}) AS _sf_rn FROM {STAGE}) ranked WHERE _sf_rn = 1"
+    )
+    match = " AND ".join(f"w.{quote_identifier(k)} = r.{quote_identifier(k)}" for k in keys)
+    if cursor:
+        session.execute(
+            f"DELETE FROM {WINNERS} AS w WHERE EXISTS (SELECT 1 FROM {target} AS r WHERE {match} "
+            f"AND r.{cursor} > w.{cursor})"
+        )
+    session.execute(f"DELETE FROM {target} AS r WHERE EXISTS (SELECT 1 FROM {WINNERS} AS w WHERE {match})")
+    parent_keys = _child_keys(table.name, keys)
+    for child in children:
+        child_match = " AND ".join(f"w.{quote_identifier(k)} = c.{quote_identifier(p)}" for k, p in parent_keys)
+        session.execute(
+            f"DELETE FROM {qualified(RAW_SCHEMA, child)} AS c WHERE EXISTS (SELECT 1 FROM {WINNERS} AS w WHERE {child_match})"
+        )
+    if table.delete_column:
+        session.execute(f"DELETE FROM {WINNERS} WHERE {quote_identifier(normalize_name(table.delete_column))} IS TRUE")
+
+
+def _child_keys(table: str, keys: list[str]) -> list[tuple[str, str]]:
+    """(parent column, child column) pairs: `id` of `orders` is `order_id` in its children."""
+    return [(k, f"{singular(table)}_{k}") for k in keys]
+
+
+def _insert_children(
+    session: LoadSession, child: str, staged: str, columns: list[str], keys: list[str], parent: str, *, merged: bool
+) -> None:
+    col_list = ", ".join(quote_identifier(c) for c in columns)
+    target = qualified(RAW_SCHEMA, child)
+    if not merged:
+        session.execute(f"INSERT INTO {target} ({col_list}) SELECT {col_list} FROM {staged}")
+        return
+    # Only the children of parent rows that won the merge, from the same batch and file.
+    match = " AND ".join(
+        [f"w.{quote_identifier(k)} = c.{quote_identifier(p)}" for k, p in _child_keys(parent, keys)]
+        + ["w._sf_batch = c._sf_batch", "w._sf_file = c._sf_file"]
+    )
+    select = ", ".join(f"c.{quote_identifier(c)}" for c in columns)
+    session.execute(
+        f"INSERT INTO {target} ({col_list}) SELECT {select} FROM {staged} AS c "
+        f"WHERE EXISTS (SELECT 1 FROM {WINNERS} AS w WHERE {match})"
+    )
+
+
+def _load_quarantine(session: LoadSession, job: LoadJob) -> int:
+    quarantined = [c.batch for c in job.commits if c.quarantined]
+    if not quarantined:
+        return 0
+    rows = _stage(session, job, quarantine.TABLE, quarantined, "_sf_quarantine_stage")
+    if not rows:
+        return 0
+    columns = [f.name for f in quarantine.SCHEMA]
+    if session.columns(RAW_SCHEMA, quarantine.TABLE) is None:
+        session.create_like(RAW_SCHEMA, quarantine.TABLE, "_sf_quarantine_stage", columns)
+    col_list = ", ".join(quote_identifier(c) for c in columns)
+    session.execute(
+        f"INSERT INTO {qualified(RAW_SCHEMA, quarantine.TABLE)} ({col_list}) SELECT {col_list} FROM _sf_quarantine_stage"
+    )
+    return rows
+
+
+def with_ordinal(reader: pa.RecordBatchReader) -> pa.RecordBatchReader:
+    """`reader` with `_sf_ord`, each row's position in the stream, for deterministic tie-breaks."""
+    schema = reader.schema.append(pa.field(ORDINAL, pa.int64()))
+
+    def batches() -> object:
+        offset = 0
+        for batch in reader:
+            yield batch.append_column(ORDINAL, pa.array(range(offset, offset + batch.num_rows), pa.int64()))
+            offset += batch.num_rows
+
+    return pa.RecordBatchReader.from_batches(schema, batches())  # type: ignore[arg-type]

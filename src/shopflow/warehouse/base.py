@@ -1,0 +1,91 @@
+"""The warehouse interface, and the load job the lake hands to it."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import pyarrow as pa
+
+from shopflow.config.model import TableConfig, WarehouseConfig
+from shopflow.lake.ledger import Commit
+
+
+RAW_SCHEMA = "raw"
+STATE_SCHEMA = "_shopflow"
+
+# (output table, batch ids) -> the lake rows of those batches, streamed; None if none exist.
+LakeReader = Callable[[str, list[str]], pa.RecordBatchReader | None]
+
+
+@dataclass
+class LoadJob:
+    """The lake commits of one source table that the warehouse has not applied yet.
+
+    Attributes:
+        table: The table's settings (disposition, primary key, cursor, delete column).
+        lake_key: Identifies the main lake table, e.g. `glossier/orders`.
+        commits: Pending commits, oldest first.
+        read: Opens the lake rows of an output table for some batches.
+    """
+
+    table: TableConfig
+    lake_key: str
+    commits: list[Commit]
+    read: LakeReader
+
+    @property
+    def children(self) -> list[str]:
+        """Child tables named by any pending commit, in a stable order."""
+        names = {name for c in self.commits for name in c.outputs if name != self.table.name}
+        return sorted(n for n in names if not n.startswith("_"))
+
+
+@dataclass
+class LoadResult:
+    """What a load applied."""
+
+    table: str
+    lake_version: int
+    rows: dict[str, int] = field(default_factory=dict)
+    quarantined: int = 0
+    widened: list[str] = field(default_factory=list)
+    added: list[str] = field(default_factory=list)
+
+
+class Warehouse(ABC):
+    """A database that holds `raw.<table>`, `raw._quarantine` and shopflow's load ledger."""
+
+    @abstractmethod
+    def applied_version(self, lake_key: str) -> int:
+        """The last lake version applied for `lake_key`, or -1."""
+
+    @abstractmethod
+    def load(self, job: LoadJob) -> LoadResult:
+        """Apply `job` in one transaction, the ledger row included; all or nothing."""
+
+    @abstractmethod
+    def row_count(self, table: str) -> int | None:
+        """Rows in `raw.<table>`, or None if it does not exist."""
+
+    @abstractmethod
+    def query(self, sql: str, params: list[object] | None = None) -> list[tuple[object, ...]]:
+        """Run a query and return its rows (for status, run history and tests)."""
+
+    @abstractmethod
+    def close(self) -> None:
+        """Release the connection."""
+
+    def __enter__(self) -> Warehouse:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def open_warehouse(config: WarehouseConfig, *, read_only: bool = False) -> Warehouse:
+    """Open the configured warehouse."""
+    from shopflow.warehouse.duckdb import DuckDBWarehouse
+
+    return DuckDBWarehouse(config.path, read_only=read_only)

@@ -1,0 +1,80 @@
+"""Schema drift between a warehouse table and newly arriving data, decided on SQL type names.
+
+A new column is added. A type that widens (INTEGER to BIGINT, BIGINT to DECIMAL(38,0),
+DECIMAL(10,2) to DECIMAL(12,2), VARCHAR(10) to VARCHAR(20), FLOAT to DOUBLE, DATE to
+TIMESTAMP) is altered in place. Data the existing column can already hold changes nothing.
+Anything else is incompatible and stops the table's load.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+_INT_DIGITS = {"TINYINT": 3, "SMALLINT": 5, "INTEGER": 10, "INT": 10, "BIGINT": 19, "HUGEINT": 39}
+_INT_RANK = {"TINYINT": 1, "SMALLINT": 2, "INTEGER": 3, "INT": 3, "BIGINT": 4, "HUGEINT": 5}
+_DECIMAL = re.compile(r"^(?:DECIMAL|NUMERIC)\((\d+),\s*(\d+)\)$")
+_VARCHAR = re.compile(r"^(?:VARCHAR|CHARACTER VARYING|TEXT)(?:\((\d+)\))?$")
+_FLOATS = {"FLOAT": 1, "REAL": 1, "DOUBLE": 2, "DOUBLE PRECISION": 2}
+_SCALARS = {"BOOLEAN", "DATE", "TIME", "TIMESTAMP", "TIMESTAMP WITH TIME ZONE", "TIMESTAMPTZ", "UUID"}
+
+
+@dataclass
+class DriftPlan:
+    """What to do to an existing table before new data is inserted."""
+
+    add: list[tuple[str, str]] = field(default_factory=list)
+    widen: list[tuple[str, str, str]] = field(default_factory=list)
+    incompatible: list[tuple[str, str, str]] = field(default_factory=list)
+
+
+def plan_drift(existing: dict[str, str], incoming: dict[str, str]) -> DriftPlan:
+    """Compare column types (name -> SQL type) and decide what changes."""
+    plan = DriftPlan()
+    for name, new in incoming.items():
+        old = existing.get(name)
+        if old is None:
+            plan.add.append((name, new))
+        elif not holds(old, new):
+            if holds(new, old):
+                plan.widen.append((name, old, new))
+            else:
+                plan.incompatible.append((name, old, new))
+    return plan
+
+
+def holds(column: str, value: str) -> bool:
+    """True when a column of type `column` stores every value of type `value` unchanged."""
+    column, value = _canonical(column), _canonical(value)
+    if column == value or value in ("NULL", '"NULL"'):
+        return True
+    if _VARCHAR.match(column):
+        length = _VARCHAR.match(column).group(1)  # type: ignore[union-attr]
+        value_varchar = _VARCHAR.match(value)
+        if value_varchar:
+            return length is None or (value_varchar.group(1) is not None and int(value_varchar.group(1)) <= int(length))
+        return length is None and (value in _SCALARS or _is_number(value))
+    if column in _INT_RANK:
+        return value in _INT_RANK and _INT_RANK[value] <= _INT_RANK[column]
+    decimal = _DECIMAL.match(column)
+    if decimal:
+        precision, scale = int(decimal.group(1)), int(decimal.group(2))
+        if value in _INT_DIGITS:
+            return precision - scale >= _INT_DIGITS[value]
+        other = _DECIMAL.match(value)
+        return bool(other) and scale >= int(other.group(2)) and precision - scale >= int(other.group(1)) - int(other.group(2))  # type: ignore[union-attr]
+    if column in _FLOATS:
+        return (value in _FLOATS and _FLOATS[value] <= _FLOATS[column]) or (column != "FLOAT" and value in _INT_RANK)
+    if column in ("TIMESTAMP", "TIMESTAMP WITH TIME ZONE"):
+        return value == "DATE"
+    return False
+
+
+def _canonical(sql_type: str) -> str:
+    text = re.sub(r"\s+", " ", sql_type.strip().upper())
+    return {"TIMESTAMPTZ": "TIMESTAMP WITH TIME ZONE", "INT4": "INTEGER", "INT8": "BIGINT", "INT2": "SMALLINT",
+            "FLOAT8": "DOUBLE", "FLOAT4": "FLOAT", "BOOL": "BOOLEAN", "STRING": "VARCHAR"}.get(text, text)
+
+
+def _is_number(sql_type: str) -> bool:
+    return sql_type in _INT_RANK or sql_type in _FLOATS or bool(_DECIMAL.match(sql_type))

@@ -1,0 +1,156 @@
+"""The DuckDB warehouse: one database file, loaded from the lake by Arrow scans."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from pathlib import Path
+
+import pyarrow as pa
+
+from shopflow.errors import SchemaDriftError, WarehouseError
+from shopflow.sql import qualified, quote_identifier
+from shopflow.warehouse.apply import apply_job, ensure_state, with_ordinal
+from shopflow.warehouse.base import RAW_SCHEMA, STATE_SCHEMA, LoadJob, LoadResult, Warehouse
+
+log = logging.getLogger(__name__)
+
+
+class DuckDBWarehouse(Warehouse):
+    """A DuckDB file. Opening it for writing takes DuckDB's file lock, so two runs never load at once.
+
+    Args:
+        path: The database file; its folder is created if missing.
+        read_only: Open without taking the write lock (status, queries).
+    """
+
+    def __init__(self, path: str, *, read_only: bool = False) -> None:
+        import duckdb
+
+        from shopflow.engine import connect
+
+        self.path = path
+        if not read_only:
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        elif not Path(path).exists():
+            raise WarehouseError(f"warehouse {path} does not exist yet", fix="run `shopflow run` first")
+        try:
+            if read_only:
+                self._con = duckdb.connect(path, read_only=True)
+            else:
+                self._con = connect(path)
+        except duckdb.IOException as exc:
+            raise WarehouseError(
+                f"cannot open the DuckDB warehouse {path}: {exc}",
+                fix="another shopflow run or a DuckDB client holds it; wait for it to finish or close it",
+            ) from exc
+        if not read_only:
+            ensure_state(_Session(self._con))
+
+    def applied_version(self, lake_key: str) -> int:
+        """The last lake version applied for `lake_key`, or -1."""
+        if not self._exists(STATE_SCHEMA, "loads"):
+            return -1
+        row = self._con.execute(
+            f"SELECT max(lake_version) FROM {qualified(STATE_SCHEMA, 'loads')} WHERE lake_key = ?", [lake_key]
+        ).fetchone()
+        return -1 if row is None or row[0] is None else int(row[0])
+
+    def load(self, job: LoadJob) -> LoadResult:
+        """Apply `job` in one transaction; roll back everything on any error."""
+        session = _Session(self._con)
+        self._con.execute("BEGIN TRANSACTION")
+        try:
+            result = apply_job(session, job)
+            self._con.execute("COMMIT")
+        except SchemaDriftError:
+            self._con.execute("ROLLBACK")
+            raise
+        except Exception as exc:
+            self._con.execute("ROLLBACK")
+            import duckdb
+
+            if isinstance(exc, duckdb.Error):
+                raise WarehouseError(f"loading raw.{job.table.name} failed: {exc}", table=job.table.name) from exc
+            raise
+        finally:
+            session.drop_staged()
+        return result
+
+    def row_count(self, table: str) -> int | None:
+        """Rows in `raw.<table>`, or None if it does not exist."""
+        if not self._exists(RAW_SCHEMA, table):
+            return None
+        row = self._con.execute(f"SELECT count(*) FROM {qualified(RAW_SCHEMA, table)}").fetchone()
+        return int(row[0]) if row else 0
+
+    def query(self, sql: str, params: list[object] | None = None) -> list[tuple[object, ...]]:
+        """Run a query and return its rows."""
+        return self._con.execute(sql, params or []).fetchall()
+
+    def close(self) -> None:
+        """Close the database file."""
+        self._con.close()
+
+    def _exists(self, schema: str, table: str) -> bool:
+        row = self._con.execute(
+            "SELECT count(*) FROM information_schema.tables WHERE table_schema = ? AND table_name = ?", [schema, table]
+        ).fetchone()
+        return bool(row and row[0])
+
+
+class _Session:
+    """The DuckDB side of the shared load logic."""
+
+    def __init__(self, con: object) -> None:
+        import duckdb
+
+        assert isinstance(con, duckdb.DuckDBPyConnection)
+        self.con = con
+        self._staged: list[str] = []
+
+    def execute(self, sql: str) -> None:
+        self.con.execute(sql)
+
+    def scalar(self, sql: str) -> object:
+        row = self.con.execute(sql).fetchone()
+        return None if row is None else row[0]
+
+    def stage(self, name: str, reader: pa.RecordBatchReader) -> int:
+        view = f"_sf_arrow_{uuid.uuid4().hex}"
+        self.con.register(view, with_ordinal(reader))
+        try:
+            self.con.execute(f"CREATE TEMPORARY TABLE {quote_identifier(name)} AS SELECT * FROM {view}")
+        finally:
+            self.con.unregister(view)
+        self._staged.append(name)
+        return int(self.scalar(f"SELECT count(*) FROM {quote_identifier(name)}") or 0)
+
+    def columns(self, schema: str, table: str) -> dict[str, str] | None:
+        where = "table_schema = ?" if schema else "table_catalog = 'temp'"
+        params = [schema, table] if schema else [table]
+        rows = self.con.execute(
+            f"SELECT column_name, data_type FROM information_schema.columns WHERE {where} AND table_name = ? "
+            "ORDER BY ordinal_position",
+            params,
+        ).fetchall()
+        return {str(r[0]): str(r[1]) for r in rows} or None
+
+    def create_like(self, schema: str, table: str, staged: str, columns: list[str]) -> None:
+        col_list = ", ".join(quote_identifier(c) for c in columns)
+        self.con.execute(
+            f"CREATE TABLE {qualified(schema, table)} AS SELECT {col_list} FROM {quote_identifier(staged)} LIMIT 0"
+        )
+
+    def add_column(self, schema: str, table: str, column: str, sql_type: str) -> None:
+        self.con.execute(f"ALTER TABLE {qualified(schema, table)} ADD COLUMN {quote_identifier(column)} {sql_type}")
+
+    def widen_column(self, schema: str, table: str, column: str, sql_type: str) -> None:
+        self.con.execute(
+            f"ALTER TABLE {qualified(schema, table)} ALTER COLUMN {quote_identifier(column)} SET DATA TYPE {sql_type}"
+        )
+
+    def drop_staged(self) -> None:
+        for name in self._staged:
+            self.con.execute(f"DROP TABLE IF EXISTS {quote_identifier(name)}")
+        self._staged.clear()

@@ -1,0 +1,32 @@
+"""What the shared load logic needs from a warehouse connection, inside one transaction."""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+import pyarrow as pa
+
+
+class LoadSession(Protocol):
+    """A warehouse connection inside an open transaction."""
+
+    def execute(self, sql: str) -> None:
+        """Run one statement."""
+
+    def scalar(self, sql: str) -> object:
+        """Run a query and return the first column of its first row."""
+
+    def stage(self, name: str, reader: pa.RecordBatchReader) -> int:
+        """Create temporary table `name` from `reader` (plus `_sf_ord`, the row's position); return rows."""
+
+    def columns(self, schema: str, table: str) -> dict[str, str] | None:
+        """Column name -> SQL type of `schema.table`, or None if it does not exist."""
+
+    def create_like(self, schema: str, table: str, staged: str, columns: list[str]) -> None:
+        """Create `schema.table` with `columns` typed as in temporary table `staged`."""
+
+    def add_column(self, schema: str, table: str, column: str, sql_type: str) -> None:
+        """Add a nullable column."""
+
+    def widen_column(self, schema: str, table: str, column: str, sql_type: str) -> None:
+        """Change a column to a wider type in place."""
