@@ -85,7 +85,14 @@ class Location:
             )
         import adlfs
 
-        return adlfs.AzureBlobFileSystem(**_azure_credentials(self.storage))
+        creds = _azure_credentials(self.storage)
+        if "account_url" in creds:  # a custom endpoint (Azurite, sovereign clouds) needs a connection string
+            scheme = creds["account_url"].split("://", 1)[0]
+            return adlfs.AzureBlobFileSystem(connection_string=(
+                f"DefaultEndpointsProtocol={scheme};AccountName={creds['account_name']};"
+                f"AccountKey={creds['account_key']};BlobEndpoint={creds['account_url']};"
+            ), skip_instance_cache=True)
+        return adlfs.AzureBlobFileSystem(**creds, skip_instance_cache=True)
 
     def delta_storage_options(self) -> dict[str, str]:
         """Storage options for delta-rs (object_store) at this location."""

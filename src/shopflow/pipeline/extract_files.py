@@ -23,6 +23,7 @@ import pyarrow as pa
 from shopflow import quarantine
 from shopflow.config.model import FileSource, FileTable, PipelineConfig
 from shopflow.errors import SchemaDriftError
+from shopflow.faults import checkpoint
 from shopflow.lake.ledger import Commit, FileEntry
 from shopflow.lake.schema import conform_batch, conformed_reader, target_schema
 from shopflow.pipeline.layout import LakeLayout
@@ -78,11 +79,14 @@ def extract_file_table(
     table: FileTable,
     run_id: str,
     on_file: Callable[[FileInfo], None] | None = None,
+    on_pending: Callable[[int], None] | None = None,
 ) -> TableExtract:
     """Extract every pending file of `table` into the lake; returns the counts."""
     layout = LakeLayout(config, source.name, table.name)
     location = Location(source.location, config.storage)
     todo, changed, seen = pending_files(layout, location, table)
+    if on_pending:
+        on_pending(len(todo))
     result = TableExtract(table.name, files_seen=seen, files_new=len(todo))
     schemas: dict[str, pa.Schema | None] = {}
     with tempfile.TemporaryDirectory(prefix="shopflow-fetch-") as tmp:
@@ -154,6 +158,7 @@ def _extract_group(
         consumed.append(FileEntry(file.url, file.size, file.version, extract.rows))
         if on_file:
             on_file(file)
+        checkpoint("file_extracted")
     if consumed:
         _commit(layout, table, run_id, origin, consumed, changed, spool, schemas)
         result.commits += 1
@@ -216,8 +221,10 @@ def _commit(
         version=-1, batch=origin.batch, run=run_id, files=tuple(consumed), replaces=replaces,
         outputs=outputs, quarantined=quarantined,
     )
+    checkpoint("outputs_committed")
     _append(layout, table.name, spool, schemas, commit.to_metadata())
     spool.clear()
+    checkpoint("lake_committed")
 
 
 def _append(

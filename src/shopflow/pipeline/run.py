@@ -95,8 +95,11 @@ def run_pipeline(config: PipelineConfig, progress: RunProgress | None = None) ->
                     report.tables.append(table_report)
                     hooks.table_started(table.name)
                     on_file: Callable[[FileInfo], None] = lambda f, name=table.name: hooks.file_done(name, f)
+                    on_pending: Callable[[int], None] = lambda n, name=table.name: hooks.files_found(name, n)
                     try:
-                        extracted = extract_file_table(con, config, source, table, report.run_id, on_file=on_file)
+                        extracted = extract_file_table(
+                            con, config, source, table, report.run_id, on_file=on_file, on_pending=on_pending
+                        )
                         table_report.files_new = extracted.files_new
                         table_report.rows_extracted = extracted.rows
                         table_report.quarantined = extracted.quarantined

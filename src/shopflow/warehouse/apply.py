@@ -13,6 +13,7 @@ import pyarrow as pa
 
 from shopflow import quarantine
 from shopflow.errors import SchemaDriftError
+from shopflow.faults import checkpoint
 from shopflow.naming import normalize_name, singular
 from shopflow.sql import qualified, quote_identifier, quote_literal
 from shopflow.warehouse.base import RAW_SCHEMA, STATE_SCHEMA, LoadJob, LoadResult
@@ -86,6 +87,7 @@ def apply_job(session: LoadSession, job: LoadJob) -> LoadResult:
             result.rows[child] = int(session.scalar(f"SELECT count(*) FROM {stage_name}") or 0)
 
     result.quarantined = _load_quarantine(session, job)
+    checkpoint("load_applied")
     now = datetime.now(timezone.utc).isoformat()
     for commit in job.commits:
         session.execute(

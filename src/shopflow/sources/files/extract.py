@@ -61,7 +61,7 @@ def extract_file(
     try:
         read = read_file(con, local_path, table, fmt)
         shaped = shape_records(con, read.sql, table)
-        stream = con.sql(shaped).fetch_arrow_reader(BATCH_ROWS)
+        stream = con.sql(shaped).to_arrow_reader(BATCH_ROWS)
     except (duckdb.Error, KeyError, UnicodeDecodeError) as exc:
         yield from _quarantine_file(origin, file, local_path, f"cannot read as {fmt}: {_first_line(exc)}", result)
         return

@@ -1,0 +1,1 @@
+"""The `shopflow` command line: thin commands that parse, call the API and print."""

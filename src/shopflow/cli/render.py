@@ -1,0 +1,84 @@
+"""How the CLI shows progress, run reports and status."""
+
+from __future__ import annotations
+
+from types import TracebackType
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from shopflow.config.model import PipelineConfig
+from shopflow.pipeline.run import RunProgress, RunReport
+from shopflow.pipeline.status import TableStatus
+from shopflow.storage import FileInfo
+
+
+class RichProgress(RunProgress):
+    """A progress bar per table, advancing per file."""
+
+    def __init__(self, console: Console) -> None:
+        self._progress = Progress(
+            SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+            TimeElapsedColumn(), console=console, transient=True,
+        )
+        self._tasks: dict[str, int] = {}
+
+    def __enter__(self) -> RichProgress:
+        self._progress.start()
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
+        self._progress.stop()
+
+    def table_started(self, table: str) -> None:
+        self._tasks[table] = self._progress.add_task(f"extract {table}", total=None)
+
+    def files_found(self, table: str, count: int) -> None:
+        self._progress.update(self._tasks[table], total=count)
+
+    def file_done(self, table: str, file: FileInfo) -> None:
+        self._progress.advance(self._tasks[table])
+
+
+def print_report(console: Console, report: RunReport, config: PipelineConfig) -> None:
+    """The run summary: a row per table, then errors and quarantine counts."""
+    grid = Table(title=f"{report.pipeline}: run {report.run_id[:8]} in {report.seconds:.1f}s")
+    for column in ("table", "new files", "rows extracted", "rows loaded", "quarantined", "status"):
+        grid.add_column(column, justify="left" if column in ("table", "status") else "right")
+    for table in report.tables:
+        loaded = ", ".join(f"{name} {rows:,}" for name, rows in table.rows_loaded.items()) or "-"
+        state = "[red]failed[/red]" if table.error else ("[yellow]quarantined[/yellow]" if table.quarantined else "ok")
+        grid.add_row(table.table, f"{table.files_new:,}", f"{table.rows_extracted:,}", loaded,
+                     f"{table.quarantined:,}", state)
+    console.print(grid)
+    for table in report.tables:
+        for change in table.schema_changes:
+            console.print(f"[cyan]schema[/cyan] {change}")
+        for failed in table.failed_files:
+            console.print(f"[yellow]quarantined file[/yellow] {failed}", highlight=False)
+        if table.error:
+            console.print(f"[red]{table.table} failed:[/red] {table.error}", highlight=False)
+    if report.quarantined:
+        console.print(
+            f"[yellow]{report.quarantined:,} records quarantined[/yellow]: "
+            f"SELECT * FROM raw._quarantine in {config.warehouse.path}"
+        )
+
+
+def print_status(console: Console, tables: list[TableStatus]) -> None:
+    """One row per table: lake version, rows, last run, progress marker."""
+    grid = Table(title="shopflow status")
+    for column in ("table", "lake version", "applied", "warehouse rows", "last commit", "files consumed", "watermark"):
+        grid.add_column(column)
+    for t in tables:
+        grid.add_row(
+            t.table,
+            "-" if t.lake_version is None else str(t.lake_version),
+            "-" if t.applied_version < 0 else str(t.applied_version),
+            "-" if t.warehouse_rows is None else f"{t.warehouse_rows:,}",
+            t.last_commit or "-",
+            f"{t.files_consumed:,}",
+            t.watermark or "-",
+        )
+    console.print(grid)

@@ -1,0 +1,51 @@
+"""Small helpers shared by tests: write a pipeline file, run it, query the warehouse."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import yaml
+
+from shopflow.config import load_config
+from shopflow.pipeline.run import RunReport, run_pipeline
+
+
+def write_pipeline(
+    folder: Path,
+    location: str,
+    tables: list[dict[str, Any]],
+    *,
+    storage: dict[str, Any] | None = None,
+    lake: str | None = None,
+    source: str = "shop",
+    pipeline: str = "test",
+) -> Path:
+    """Write `folder/shopflow.yml` for one file source; return its path."""
+    config: dict[str, Any] = {
+        "pipeline": pipeline,
+        "lake": lake or str(folder / "lake"),
+        "warehouse": {"path": str(folder / "warehouse.duckdb")},
+        "sources": [{"name": source, "type": "files", "location": location, "tables": tables}],
+    }
+    if storage:
+        config["storage"] = storage
+    path = folder / "shopflow.yml"
+    path.write_text(yaml.safe_dump(config, sort_keys=False), encoding="utf-8")
+    return path
+
+
+def run(config_path: Path) -> RunReport:
+    """Run the pipeline in-process."""
+    return run_pipeline(load_config(config_path))
+
+
+def query(config_path: Path, sql: str) -> list[tuple[Any, ...]]:
+    """Rows of `sql` against the pipeline's DuckDB warehouse (read-only)."""
+    warehouse = load_config(config_path).warehouse.path
+    con = duckdb.connect(warehouse, read_only=True)
+    try:
+        return con.execute(sql).fetchall()
+    finally:
+        con.close()
