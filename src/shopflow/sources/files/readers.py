@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from duckdb.sqltypes import DuckDBPyType
+
 from shopflow.config.model import FileFormat, FileTable
 from shopflow.naming import normalize_name
 from shopflow.sql import quote_identifier, quote_literal
@@ -20,8 +22,10 @@ from shopflow.sql import quote_identifier, quote_literal
 if TYPE_CHECKING:
     import duckdb
 
-# A JSON document holding every record of a file is parsed as one object.
-_MAX_JSON_OBJECT = 1 << 31
+# A JSON document holding every record of a file is parsed as one object, so the reader's
+# object limit must cover the file; DuckDB reserves buffers of twice this size, so it is not
+# set higher than the file needs.
+_MIN_JSON_OBJECT = 16 << 20
 
 
 @dataclass
@@ -67,7 +71,10 @@ def _gunzip(path: Path) -> Path:
 def _read_json(
     con: duckdb.DuckDBPyConnection, path: Path, table: FileTable, text_columns: set[str], json_format: str
 ) -> str:
-    source = f"read_json({quote_literal(str(path))}, format={quote_literal(json_format)}, maximum_object_size={_MAX_JSON_OBJECT}"
+    max_object = max(_MIN_JSON_OBJECT, path.stat().st_size + 1024)
+    source = (
+        f"read_json({quote_literal(str(path))}, format={quote_literal(json_format)}, maximum_object_size={max_object}"
+    )
     detected = con.sql(f"SELECT * FROM {source})")  # binding detects the schema: one scan
     # Re-read with explicit columns: declared columns as text, JSON-typed (all-null) ones as text.
     if table.records:
@@ -90,15 +97,16 @@ def _read_json(
     return f"SELECT UNNEST(_r) FROM (SELECT UNNEST({records}) AS _r FROM {typed})"
 
 
-def _type_sql(dtype: duckdb.typing.DuckDBPyType, text_fields: set[str]) -> str:
+def _type_sql(dtype: DuckDBPyType, text_fields: set[str]) -> str:
     """The SQL type of `dtype`, JSON as VARCHAR; in a struct, the fields in `text_fields` as VARCHAR."""
     if dtype.id == "list":
         return _type_sql(dtype.child, text_fields) + "[]"
     if dtype.id == "struct":
-        fields = [
-            f"{quote_identifier(name)} {'VARCHAR' if normalize_name(name) in text_fields else _type_sql(child, set())}"
-            for name, child in dtype.children
-        ]
+        fields = []
+        for name, child in dtype.children:
+            assert isinstance(child, DuckDBPyType)
+            child_sql = "VARCHAR" if normalize_name(name) in text_fields else _type_sql(child, set())
+            fields.append(f"{quote_identifier(name)} {child_sql}")
         return "STRUCT(" + ", ".join(fields) + ")"
     text = str(dtype)
     return "VARCHAR" if text in ("JSON", "NULL", '"NULL"') else text
