@@ -30,7 +30,9 @@ def interpolate(value: Any, *, path: str = "", file: str = "", env: Mapping[str,
     """
     environ = os.environ if env is None else env
     if isinstance(value, dict):
-        return {k: interpolate(v, path=f"{path}.{k}" if path else str(k), file=file, env=environ) for k, v in value.items()}
+        return {
+            k: interpolate(v, path=f"{path}.{k}" if path else str(k), file=file, env=environ) for k, v in value.items()
+        }
     if isinstance(value, list):
         return [interpolate(v, path=f"{path}[{i}]", file=file, env=environ) for i, v in enumerate(value)]
     if not isinstance(value, str):

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import difflib
 from pathlib import Path
-from typing import Any
+from typing import Any, get_args
 
 import yaml
 from pydantic import BaseModel, ValidationError
 
 from shopflow.config.interpolate import interpolate
-from shopflow.config.model import PipelineConfig
+from shopflow.config.model import FileSource, PipelineConfig
 from shopflow.errors import ConfigError
 
 
@@ -59,9 +59,11 @@ def _explain(exc: ValidationError, file: Path) -> ConfigError:
     """Turn pydantic's errors into one message naming each key and its fix."""
     lines = []
     for error in exc.errors():
-        loc = [str(part) for part in error["loc"]]
+        loc = _user_loc(error["loc"])
         key = ".".join(loc) if loc else "(top level)"
-        if error["type"] == "extra_forbidden":
+        if error["type"] == "union_tag_not_found":
+            lines.append(f"{key}.type: required key is missing; one of: {', '.join(_SOURCE_TYPES)}")
+        elif error["type"] == "extra_forbidden":
             lines.append(f"{key}: unknown key{_suggest(loc, PipelineConfig)}")
         elif error["type"] == "missing":
             lines.append(f"{key}: required key is missing")
@@ -71,6 +73,17 @@ def _explain(exc: ValidationError, file: Path) -> ConfigError:
         f"{file} is invalid:\n  " + "\n  ".join(lines),
         fix="correct the keys named above; `shopflow init` writes a commented example",
     )
+
+
+_SOURCE_TYPES: tuple[str, ...] = get_args(FileSource.model_fields["type"].annotation)
+
+
+def _user_loc(loc: tuple[int | str, ...]) -> list[str]:
+    """The key path as written in the file: without the source type pydantic adds (`sources.0.files.x`)."""
+    parts = [str(part) for part in loc]
+    if len(parts) > 2 and parts[0] == "sources" and isinstance(loc[1], int) and parts[2] in _SOURCE_TYPES:
+        del parts[2]
+    return parts
 
 
 def _suggest(loc: list[str], model: type[BaseModel]) -> str:

@@ -73,7 +73,7 @@ class TableConfig(_Strict):
     write_disposition: WriteDisposition = "append"
     delete_column: str | None = None
     columns: dict[str, ColumnSpec] = Field(default_factory=dict)
-    nested: NestedConfig = Field(default_factory=NestedConfig)
+    nested: NestedConfig = Field(default_factory=lambda: NestedConfig())
 
     @field_validator("name")
     @classmethod
@@ -137,7 +137,7 @@ class FileSource(_Strict):
     """Files in a folder, an `s3://` bucket or an `az://` container."""
 
     name: str
-    type: Literal["files"] = "files"
+    type: Literal["files"]
     location: str
     tables: list[FileTable]
 

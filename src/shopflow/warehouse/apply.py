@@ -7,7 +7,8 @@ records the applied lake version commit together or not at all.
 from __future__ import annotations
 
 import logging
-from datetime import datetime, timezone
+from collections.abc import Iterator
+from datetime import UTC, datetime
 
 import pyarrow as pa
 
@@ -53,16 +54,22 @@ def apply_job(session: LoadSession, job: LoadJob) -> LoadResult:
 
     staged = _stage(session, job, table.name, batches, STAGE)
     target = qualified(RAW_SCHEMA, table.name)
-    columns = _prepare_table(session, table.name, STAGE, result) if staged is not None else None
+    # A commit whose files were all quarantined has no rows (and maybe not even the key columns).
+    has_rows = bool(staged) or (staged is not None and table.write_disposition == "replace")
+    columns = _prepare_table(session, table.name, STAGE, result) if has_rows else None
     children = [(child, f"_sf_child_{i}") for i, child in enumerate(job.children)]
     child_columns: dict[str, list[str]] = {}
     for child, stage_name in children:
         if _stage(session, job, child, batches, stage_name) is not None:
             child_columns[child] = _prepare_table(session, child, stage_name, result)
 
+    # Child tables already in the warehouse count too: a parent row replaced or deleted by a
+    # batch that brought no rows for one of its child tables must lose its old children.
+    all_children = sorted(set(child_columns) | set(_existing_children(session, table.name, keys)))
+
     if replaced:
         files = ", ".join(quote_literal(u) for u in replaced)
-        for name in [table.name, *child_columns]:
+        for name in [table.name, *all_children]:
             if session.columns(RAW_SCHEMA, name) is not None:
                 session.execute(f"DELETE FROM {qualified(RAW_SCHEMA, name)} WHERE _sf_file IN ({files})")
 
@@ -70,10 +77,10 @@ def apply_job(session: LoadSession, job: LoadJob) -> LoadResult:
         col_list = ", ".join(quote_identifier(c) for c in columns)
         if table.write_disposition == "replace":
             session.execute(f"DELETE FROM {target}")
-            for child in child_columns:
+            for child in all_children:
                 session.execute(f"DELETE FROM {qualified(RAW_SCHEMA, child)}")
         if table.write_disposition == "merge":
-            _merge(session, job, columns, keys, order, list(child_columns))
+            _merge(session, job, columns, keys, order, all_children)
             source = WINNERS
         else:
             source = STAGE
@@ -88,7 +95,7 @@ def apply_job(session: LoadSession, job: LoadJob) -> LoadResult:
 
     result.quarantined = _load_quarantine(session, job)
     checkpoint("load_applied")
-    now = datetime.now(timezone.utc).isoformat()
+    now = datetime.now(UTC).isoformat()
     for commit in job.commits:
         session.execute(
             f"INSERT INTO {qualified(STATE_SCHEMA, LOADS_TABLE)} VALUES ({quote_literal(job.lake_key)}, "
@@ -150,7 +157,7 @@ def _merge(
     col_list = ", ".join(quote_identifier(c) for c in columns)
     partition = ", ".join(quote_identifier(k) for k in keys)
     cursor = quote_identifier(normalize_name(table.cursor)) if table.cursor else None
-    ranking = ", ".join(x for x in [f"{cursor} DESC NULLS LAST" if cursor else "", f"{order} DESC", f"{ORDINAL} DESC"] if x)
+    ranking = ", ".join([*([f"{cursor} DESC NULLS LAST"] if cursor else []), f"{order} DESC", f"{ORDINAL} DESC"])
     session.execute(f"DROP TABLE IF EXISTS {WINNERS}")
     session.execute(
         f"CREATE TEMPORARY TABLE {WINNERS} AS SELECT {col_list} FROM (SELECT *, row_number() OVER "
@@ -167,10 +174,27 @@ def _merge(
     for child in children:
         child_match = " AND ".join(f"w.{quote_identifier(k)} = c.{quote_identifier(p)}" for k, p in parent_keys)
         session.execute(
-            f"DELETE FROM {qualified(RAW_SCHEMA, child)} AS c WHERE EXISTS (SELECT 1 FROM {WINNERS} AS w WHERE {child_match})"
+            f"DELETE FROM {qualified(RAW_SCHEMA, child)} AS c "
+            f"WHERE EXISTS (SELECT 1 FROM {WINNERS} AS w WHERE {child_match})"
         )
     if table.delete_column:
         session.execute(f"DELETE FROM {WINNERS} WHERE {quote_identifier(normalize_name(table.delete_column))} IS TRUE")
+
+
+def _existing_children(session: LoadSession, table: str, keys: list[str]) -> list[str]:
+    """Child tables `raw.<table>__*` in the warehouse that carry the parent's key columns."""
+    prefix = f"{table}__"
+    names = session.scalar(
+        "SELECT string_agg(table_name, ',') FROM information_schema.tables "
+        f"WHERE table_schema = {quote_literal(RAW_SCHEMA)} "
+        f"AND substr(table_name, 1, {len(prefix)}) = {quote_literal(prefix)}"
+    )
+    found = []
+    for name in sorted(str(names).split(",")) if names else []:
+        columns = session.columns(RAW_SCHEMA, name) or {}
+        if all(child in columns for _, child in _child_keys(table, keys)):
+            found.append(name)
+    return found
 
 
 def _child_keys(table: str, keys: list[str]) -> list[tuple[str, str]]:
@@ -210,7 +234,8 @@ def _load_quarantine(session: LoadSession, job: LoadJob) -> int:
         session.create_like(RAW_SCHEMA, quarantine.TABLE, "_sf_quarantine_stage", columns)
     col_list = ", ".join(quote_identifier(c) for c in columns)
     session.execute(
-        f"INSERT INTO {qualified(RAW_SCHEMA, quarantine.TABLE)} ({col_list}) SELECT {col_list} FROM _sf_quarantine_stage"
+        f"INSERT INTO {qualified(RAW_SCHEMA, quarantine.TABLE)} ({col_list}) "
+        f"SELECT {col_list} FROM _sf_quarantine_stage"
     )
     return rows
 
@@ -219,10 +244,10 @@ def with_ordinal(reader: pa.RecordBatchReader) -> pa.RecordBatchReader:
     """`reader` with `_sf_ord`, each row's position in the stream, for deterministic tie-breaks."""
     schema = reader.schema.append(pa.field(ORDINAL, pa.int64()))
 
-    def batches() -> object:
+    def batches() -> Iterator[pa.RecordBatch]:
         offset = 0
         for batch in reader:
             yield batch.append_column(ORDINAL, pa.array(range(offset, offset + batch.num_rows), pa.int64()))
             offset += batch.num_rows
 
-    return pa.RecordBatchReader.from_batches(schema, batches())  # type: ignore[arg-type]
+    return pa.RecordBatchReader.from_batches(schema, batches())

@@ -11,7 +11,6 @@ import pyarrow as pa
 from shopflow.config.model import TableConfig, WarehouseConfig
 from shopflow.lake.ledger import Commit
 
-
 RAW_SCHEMA = "raw"
 STATE_SCHEMA = "_shopflow"
 

@@ -36,7 +36,8 @@ def plan_drift(existing: dict[str, str], incoming: dict[str, str]) -> DriftPlan:
         if old is None:
             plan.add.append((name, new))
         elif not holds(old, new):
-            if holds(new, old):
+            # a text column holds numbers and dates, but turning a typed column into text is no widening
+            if holds(new, old) and not _becomes_text(old, new):
                 plan.widen.append((name, old, new))
             else:
                 plan.incompatible.append((name, old, new))
@@ -62,7 +63,10 @@ def holds(column: str, value: str) -> bool:
         if value in _INT_DIGITS:
             return precision - scale >= _INT_DIGITS[value]
         other = _DECIMAL.match(value)
-        return bool(other) and scale >= int(other.group(2)) and precision - scale >= int(other.group(1)) - int(other.group(2))  # type: ignore[union-attr]
+        if other is None:
+            return False
+        other_precision, other_scale = int(other.group(1)), int(other.group(2))
+        return scale >= other_scale and precision - scale >= other_precision - other_scale
     if column in _FLOATS:
         return (value in _FLOATS and _FLOATS[value] <= _FLOATS[column]) or (column != "FLOAT" and value in _INT_RANK)
     if column in ("TIMESTAMP", "TIMESTAMP WITH TIME ZONE"):
@@ -74,6 +78,10 @@ def _canonical(sql_type: str) -> str:
     text = re.sub(r"\s+", " ", sql_type.strip().upper())
     return {"TIMESTAMPTZ": "TIMESTAMP WITH TIME ZONE", "INT4": "INTEGER", "INT8": "BIGINT", "INT2": "SMALLINT",
             "FLOAT8": "DOUBLE", "FLOAT4": "FLOAT", "BOOL": "BOOLEAN", "STRING": "VARCHAR"}.get(text, text)
+
+
+def _becomes_text(old: str, new: str) -> bool:
+    return bool(_VARCHAR.match(_canonical(new))) and not _VARCHAR.match(_canonical(old))
 
 
 def _is_number(sql_type: str) -> bool:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import uuid
 from pathlib import Path
+from typing import Any
 
 import pyarrow as pa
 
@@ -112,7 +113,7 @@ class _Session:
     def execute(self, sql: str) -> None:
         self.con.execute(sql)
 
-    def scalar(self, sql: str) -> object:
+    def scalar(self, sql: str) -> Any:
         row = self.con.execute(sql).fetchone()
         return None if row is None else row[0]
 

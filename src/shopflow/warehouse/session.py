@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Protocol
+from typing import Any, Protocol
 
 import pyarrow as pa
 
@@ -13,7 +13,7 @@ class LoadSession(Protocol):
     def execute(self, sql: str) -> None:
         """Run one statement."""
 
-    def scalar(self, sql: str) -> object:
+    def scalar(self, sql: str) -> Any:
         """Run a query and return the first column of its first row."""
 
     def stage(self, name: str, reader: pa.RecordBatchReader) -> int:
