@@ -69,5 +69,5 @@ def records(
 
 
 def raw_text(data: bytes) -> str:
-    """Bytes as text for the `raw` column: invalid UTF-8 stays visible as \\x escapes."""
+    r"""Bytes as text for the `raw` column: invalid UTF-8 stays visible as \x escapes."""
     return data[:RAW_LIMIT].decode("utf-8", errors="backslashreplace")

@@ -99,14 +99,15 @@ class Location:
         scheme = self.scheme
         if scheme == "s3":
             s3 = self.storage.s3
-            options = {
-                "AWS_ACCESS_KEY_ID": s3.access_key_id or os.environ.get("AWS_ACCESS_KEY_ID"),
+            env = os.environ.get
+            options: dict[str, str | None] = {
+                "AWS_ACCESS_KEY_ID": s3.access_key_id or env("AWS_ACCESS_KEY_ID"),
                 "AWS_SECRET_ACCESS_KEY": (
                     s3.secret_access_key.get_secret_value() if s3.secret_access_key
                     else os.environ.get("AWS_SECRET_ACCESS_KEY")
                 ),
-                "AWS_REGION": s3.region or os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1",
-                "AWS_ENDPOINT_URL": s3.endpoint_url or os.environ.get("AWS_ENDPOINT_URL"),
+                "AWS_REGION": s3.region or env("AWS_REGION") or env("AWS_DEFAULT_REGION") or "us-east-1",
+                "AWS_ENDPOINT_URL": s3.endpoint_url or env("AWS_ENDPOINT_URL"),
                 # S3 supports If-Match/If-None-Match: safe concurrent commits without a lock table.
                 "AWS_CONDITIONAL_PUT": "etag",
             }
@@ -116,13 +117,13 @@ class Location:
             return {k: v for k, v in options.items() if v}
         if scheme == "az":
             creds = _azure_credentials(self.storage)
-            options = {"account_name": creds.get("account_name"), "account_key": creds.get("account_key")}
-            endpoint = creds.get("account_url")
-            if endpoint:
-                options["endpoint"] = endpoint
-                if endpoint.startswith("http://"):
-                    options["allow_http"] = "true"
-            return {k: v for k, v in options.items() if v}
+            azure = {"account_name": creds.get("account_name", ""), "account_key": creds.get("account_key", "")}
+            account_url = creds.get("account_url")
+            if account_url:
+                azure["endpoint"] = account_url
+                if account_url.startswith("http://"):
+                    azure["allow_http"] = "true"
+            return {k: v for k, v in azure.items() if v}
         return {}
 
     def list_files(self, pattern: str) -> list[FileInfo]:
@@ -157,7 +158,9 @@ class Location:
             with fs.open(file.url.split("://", 1)[1], "rb") as src, open(target, "wb") as dst:
                 shutil.copyfileobj(src, dst, length=8 << 20)
         except Exception as exc:
-            raise StorageError(f"cannot read {file.url}: {exc}", fix="check the credentials and that the file exists") from exc
+            raise StorageError(
+                f"cannot read {file.url}: {exc}", fix="check the credentials and that the file exists"
+            ) from exc
         return target
 
 

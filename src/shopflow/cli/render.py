@@ -5,7 +5,15 @@ from __future__ import annotations
 from types import TracebackType
 
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    SpinnerColumn,
+    TaskID,
+    TextColumn,
+    TimeElapsedColumn,
+)
 from rich.table import Table
 
 from shopflow.config.model import PipelineConfig
@@ -22,7 +30,7 @@ class RichProgress(RunProgress):
             SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
             TimeElapsedColumn(), console=console, transient=True,
         )
-        self._tasks: dict[str, int] = {}
+        self._tasks: dict[str, TaskID] = {}
 
     def __enter__(self) -> RichProgress:
         self._progress.start()
@@ -32,12 +40,15 @@ class RichProgress(RunProgress):
         self._progress.stop()
 
     def table_started(self, table: str) -> None:
+        """Add a bar for `table`."""
         self._tasks[table] = self._progress.add_task(f"extract {table}", total=None)
 
     def files_found(self, table: str, count: int) -> None:
+        """Set the bar's total to the pending files."""
         self._progress.update(self._tasks[table], total=count)
 
     def file_done(self, table: str, file: FileInfo) -> None:
+        """Advance the bar by one file."""
         self._progress.advance(self._tasks[table])
 
 

@@ -61,7 +61,7 @@ class LakeTable:
         return None if table is None else pa.schema(table.schema().to_arrow())
 
     def commits(self, after: int = -1) -> list[Commit]:
-        """shopflow's commits with a version above `after`, oldest first."""
+        """Commits made by shopflow with a version above `after`, oldest first."""
         table = self._open()
         if table is None or table.version() <= after:
             return []

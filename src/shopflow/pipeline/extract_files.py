@@ -14,7 +14,7 @@ import tempfile
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -128,7 +128,7 @@ def _extract_group(
     on_file: Callable[[FileInfo], None] | None,
 ) -> None:
     origin = quarantine.Origin(config.pipeline, layout.source, table.name, uuid.uuid4().hex,
-                               datetime.now(timezone.utc))
+                               datetime.now(UTC))
     consumed: list[FileEntry] = []
     drift: SchemaDriftError | None = None
     for file in group:

@@ -10,9 +10,9 @@ from __future__ import annotations
 import logging
 import time
 import uuid
-from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
+from functools import partial
 
 from shopflow.config.model import PipelineConfig
 from shopflow.errors import ShopflowError
@@ -82,7 +82,7 @@ def run_pipeline(config: PipelineConfig, progress: RunProgress | None = None) ->
     from shopflow.engine import connect
 
     hooks = progress or RunProgress()
-    started = datetime.now(timezone.utc)
+    started = datetime.now(UTC)
     clock = time.perf_counter()
     report = RunReport(run_id=uuid.uuid4().hex, pipeline=config.pipeline)
     with open_warehouse(config.warehouse) as warehouse:
@@ -94,11 +94,11 @@ def run_pipeline(config: PipelineConfig, progress: RunProgress | None = None) ->
                     table_report = TableReport(table.name)
                     report.tables.append(table_report)
                     hooks.table_started(table.name)
-                    on_file: Callable[[FileInfo], None] = lambda f, name=table.name: hooks.file_done(name, f)
-                    on_pending: Callable[[int], None] = lambda n, name=table.name: hooks.files_found(name, n)
                     try:
                         extracted = extract_file_table(
-                            con, config, source, table, report.run_id, on_file=on_file, on_pending=on_pending
+                            con, config, source, table, report.run_id,
+                            on_file=partial(hooks.file_done, table.name),
+                            on_pending=partial(hooks.files_found, table.name),
                         )
                         table_report.files_new = extracted.files_new
                         table_report.rows_extracted = extracted.rows
@@ -121,7 +121,7 @@ def run_pipeline(config: PipelineConfig, progress: RunProgress | None = None) ->
         report.seconds = time.perf_counter() - clock
         status = {EXIT_OK: "ok", EXIT_FAILED: "failed", EXIT_QUARANTINED: "quarantined"}[report.exit_code]
         record_run(
-            warehouse, report.run_id, config.pipeline, started, datetime.now(timezone.utc), status,
+            warehouse, report.run_id, config.pipeline, started, datetime.now(UTC), status,
             sum(sum(t.rows_loaded.values()) for t in report.tables), report.quarantined,
             [f"{t.table}: {t.error}" for t in report.tables if t.error],
         )

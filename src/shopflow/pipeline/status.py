@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from shopflow.config.model import PipelineConfig
@@ -42,7 +42,7 @@ def pipeline_status(config: PipelineConfig) -> list[TableStatus]:
                     applied_version=warehouse.applied_version(layout.key) if warehouse else -1,
                     warehouse_rows=warehouse.row_count(table.name) if warehouse else None,
                     last_commit=(
-                        datetime.fromtimestamp(last.timestamp_ms / 1000, timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
+                        datetime.fromtimestamp(last.timestamp_ms / 1000, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
                         if last else None
                     ),
                     files_consumed=len(files),

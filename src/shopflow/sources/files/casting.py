@@ -19,6 +19,7 @@ from shopflow.sql import quote_identifier, quote_literal
 
 if TYPE_CHECKING:
     import duckdb
+    from duckdb.sqltypes import DuckDBPyType
 
 _NORMAL_TYPES = {
     "TINYINT": "BIGINT", "SMALLINT": "BIGINT", "INTEGER": "BIGINT", "UTINYINT": "BIGINT",
@@ -98,7 +99,7 @@ def _cast_error(source: str, name: str, column_type: ColumnType, rounding: bool)
     return check
 
 
-def _normalised(source: str, dtype: duckdb.typing.DuckDBPyType, table: FileTable, name: str) -> str:
+def _normalised(source: str, dtype: DuckDBPyType, table: FileTable, name: str) -> str:
     """The expression for an undeclared column: lake-friendly type, nested values as configured."""
     kind = dtype.id
     if kind in ("struct", "list", "map"):
@@ -110,6 +111,6 @@ def _normalised(source: str, dtype: duckdb.typing.DuckDBPyType, table: FileTable
     return f"CAST({source} AS {_NORMAL_TYPES[text]})" if text in _NORMAL_TYPES else source
 
 
-def _is_list_of(dtype: duckdb.typing.DuckDBPyType) -> bool:
+def _is_list_of(dtype: DuckDBPyType) -> bool:
     """A list shopflow can turn into a child table: of records or of scalars, not of lists."""
-    return dtype.child.id != "list"
+    return bool(dtype.child.id != "list")

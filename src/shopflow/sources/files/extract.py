@@ -107,7 +107,10 @@ def _bad_rows(origin: quarantine.Origin, file: str, bad: pa.RecordBatch, pk_colu
     keys: list[str | None] = [None] * bad.num_rows
     if pk_columns:
         values = [bad.column(c).to_pylist() for c in pk_columns]
-        keys = [json.dumps(list(v), default=str) if any(x is not None for x in v) else None for v in zip(*values, strict=True)]
+        keys = [
+            json.dumps(list(v), default=str) if any(x is not None for x in v) else None
+            for v in zip(*values, strict=True)
+        ]
     return quarantine.records(
         origin, file, bad.column(ERROR).to_pylist(), bad.column(RAW).to_pylist(), keys=keys
     )
