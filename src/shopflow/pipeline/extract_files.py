@@ -28,7 +28,7 @@ from shopflow.lake.ledger import Commit, FileEntry
 from shopflow.lake.schema import conform_batch, conformed_reader, target_schema
 from shopflow.pipeline.layout import LakeLayout
 from shopflow.pipeline.spool import Spool
-from shopflow.sources.files import FileExtract, PartialFileError, extract_file
+from shopflow.sources.files import FileExtract, PartialFileError, extract_file, quarantine_whole_file
 from shopflow.storage import FileInfo, Location
 
 if TYPE_CHECKING:
@@ -164,16 +164,6 @@ def _extract_group(
         result.commits += 1
     if drift is not None:
         raise drift
-
-
-def quarantine_whole_file(
-    origin: quarantine.Origin, file: FileInfo, local: Path, reason: str, extract: FileExtract
-) -> list[tuple[str, pa.RecordBatch]]:
-    """The quarantine row of a file that failed midway, with its raw text."""
-    with open(local, "rb") as handle:
-        raw = quarantine.raw_text(handle.read(quarantine.RAW_LIMIT))
-    extract.quarantined, extract.failed = 1, reason
-    return [(quarantine.TABLE, quarantine.records(origin, file.url, [reason], [raw]))]
 
 
 def _lake_schema(layout: LakeLayout, output: str, schemas: dict[str, pa.Schema | None]) -> pa.Schema | None:

@@ -53,7 +53,7 @@ def extract_file(
     file's raw text. `result` is filled with the counts as batches are yielded.
     """
     if file.size == 0:
-        yield from _quarantine_file(origin, file, local_path, "file is empty (0 bytes)", result)
+        yield from quarantine_whole_file(origin, file, local_path, "file is empty (0 bytes)", result)
         return
     fmt = table.format_of(file.url)
     import duckdb
@@ -63,10 +63,10 @@ def extract_file(
         shaped = shape_records(con, read.sql, table)
         stream = con.sql(shaped).to_arrow_reader(BATCH_ROWS)
     except (duckdb.Error, KeyError, UnicodeDecodeError) as exc:
-        yield from _quarantine_file(origin, file, local_path, f"cannot read as {fmt}: {_first_line(exc)}", result)
+        yield from quarantine_whole_file(origin, file, local_path, f"cannot read as {fmt}: {_first_line(exc)}", result)
         return
     except SourceError as exc:
-        yield from _quarantine_file(origin, file, local_path, exc.message, result)
+        yield from quarantine_whole_file(origin, file, local_path, exc.message, result)
         return
     if read.rejected:
         result.quarantined += len(read.rejected)
@@ -134,12 +134,13 @@ def _with_metadata(
     return batch
 
 
-def _quarantine_file(
+def quarantine_whole_file(
     origin: quarantine.Origin, file: FileInfo, local_path: Path, reason: str, result: FileExtract
 ) -> Iterator[tuple[str, pa.RecordBatch]]:
+    """The one quarantine row of a file that cannot be read, with its raw text; counted in `result`."""
     with open(local_path, "rb") as handle:
         raw = quarantine.raw_text(handle.read(quarantine.RAW_LIMIT))
-    result.quarantined += 1
+    result.quarantined = 1
     result.failed = reason
     log.warning("quarantined %s: %s", file.url, reason)
     yield quarantine.TABLE, quarantine.records(origin, file.url, [reason], [raw])
