@@ -82,13 +82,12 @@ class LakeTable:
         """
         from deltalake import CommitProperties, write_deltalake
 
-        conformed = data
         try:
             write_deltalake(
                 self.uri,
-                conformed,
+                data,
                 mode="append",
-                partition_by=[PARTITION] if PARTITION in conformed.schema.names else None,
+                partition_by=[PARTITION] if PARTITION in data.schema.names else None,
                 schema_mode="merge",
                 storage_options=self._options,
                 commit_properties=CommitProperties(custom_metadata=metadata or {}),

@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 import tempfile
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -88,15 +88,13 @@ def extract_file_table(
     if on_pending:
         on_pending(len(todo))
     result = TableExtract(table.name, files_seen=seen, files_new=len(todo))
-    schemas: dict[str, pa.Schema | None] = {}
     with tempfile.TemporaryDirectory(prefix="shopflow-fetch-") as tmp:
-        spool = Spool(Path(tmp))
+        extraction = _Extraction(con, config.pipeline, layout, location, table, run_id, changed, Path(tmp), result)
         try:
             for group in _groups(todo):
-                _extract_group(con, config, layout, location, table, run_id, group, changed, spool, schemas, result,
-                               Path(tmp), on_file)
+                extraction.extract_group(group, on_file)
         finally:
-            spool.close()
+            extraction.spool.close()
     return result
 
 
@@ -112,140 +110,143 @@ def _groups(files: list[FileInfo]) -> list[list[FileInfo]]:
     return [g for g in groups if g]
 
 
-def _extract_group(
-    con: duckdb.DuckDBPyConnection,
-    config: PipelineConfig,
-    layout: LakeLayout,
-    location: Location,
-    table: FileTable,
-    run_id: str,
-    group: list[FileInfo],
-    changed: set[str],
-    spool: Spool,
-    schemas: dict[str, pa.Schema | None],
-    result: TableExtract,
-    tmp: Path,
-    on_file: Callable[[FileInfo], None] | None,
-) -> None:
-    origin = quarantine.Origin(config.pipeline, layout.source, table.name, uuid.uuid4().hex,
-                               datetime.now(UTC))
-    consumed: list[FileEntry] = []
-    drift: SchemaDriftError | None = None
-    for file in group:
+class _Extraction:
+    """The state of one table's extraction: where files come from and go, the spool, the counts."""
+
+    def __init__(
+        self,
+        con: duckdb.DuckDBPyConnection,
+        pipeline: str,
+        layout: LakeLayout,
+        location: Location,
+        table: FileTable,
+        run_id: str,
+        changed: set[str],
+        tmp: Path,
+        result: TableExtract,
+    ) -> None:
+        self.con = con
+        self.pipeline = pipeline
+        self.layout = layout
+        self.location = location
+        self.table = table
+        self.run_id = run_id
+        self.changed = changed
+        self.tmp = tmp
+        self.result = result
+        self.spool = Spool(tmp)
+        # Each output's lake schema, read once and again after each of its commits.
+        self._schemas: dict[str, pa.Schema | None] = {}
+
+    def extract_group(self, group: list[FileInfo], on_file: Callable[[FileInfo], None] | None) -> None:
+        """Extract the files of `group` and commit them as one batch; a schema misfit stops at its file."""
+        origin = quarantine.Origin(self.pipeline, self.layout.source, self.table.name, uuid.uuid4().hex,
+                                   datetime.now(UTC))
+        consumed: list[FileEntry] = []
+        drift: SchemaDriftError | None = None
+        for file in group:
+            try:
+                extract = self._extract_file(file, origin)
+            except SchemaDriftError as exc:
+                drift = exc
+                break
+            if extract.failed:
+                self.result.failed_files.append(f"{file.url}: {extract.failed}")
+            self.result.rows += extract.rows
+            self.result.quarantined += extract.quarantined
+            consumed.append(FileEntry(file.url, file.size, file.version, extract.rows))
+            if on_file:
+                on_file(file)
+            checkpoint("file_extracted")
+        if consumed:
+            self._commit(origin, consumed)
+            self.result.commits += 1
+        if drift is not None:
+            raise drift
+
+    def _extract_file(self, file: FileInfo, origin: quarantine.Origin) -> FileExtract:
+        """Spool one file's outputs as a segment; a file that fails midway is quarantined whole."""
         extract = FileExtract(file)
-        local = location.fetch(file, tmp)
+        local = self.location.fetch(file, self.tmp)
         try:
-            for output, batch in extract_file(con, local, file, table, origin, extract):
-                spool.add(output, _conform(layout, output, batch, schemas, file.url))
-            spool.keep_segment()
+            for output, batch in extract_file(self.con, local, file, self.table, origin, extract):
+                self.spool.add(output, self._conform(output, batch, file.url))
+            self.spool.keep_segment()
         except PartialFileError as exc:
-            spool.drop_segment()
+            self.spool.drop_segment()
             extract = FileExtract(file)
             for output, batch in quarantine_whole_file(origin, file, local, exc.message, extract):
-                spool.add(output, batch)
-            spool.keep_segment()
-        except SchemaDriftError as exc:
-            spool.drop_segment()
-            drift = exc
-            break
+                self.spool.add(output, batch)
+            self.spool.keep_segment()
+        except SchemaDriftError:
+            self.spool.drop_segment()
+            raise
         finally:
             if local != Path(file.url):
                 local.unlink(missing_ok=True)
-        if extract.failed:
-            result.failed_files.append(f"{file.url}: {extract.failed}")
-        result.rows += extract.rows
-        result.quarantined += extract.quarantined
-        consumed.append(FileEntry(file.url, file.size, file.version, extract.rows))
-        if on_file:
-            on_file(file)
-        checkpoint("file_extracted")
-    if consumed:
-        _commit(layout, table, run_id, origin, consumed, changed, spool, schemas)
-        result.commits += 1
-    if drift is not None:
-        raise drift
+        return extract
 
+    def _lake_schema(self, output: str) -> pa.Schema | None:
+        if output not in self._schemas:
+            self._schemas[output] = self.layout.output(output).schema()
+        return self._schemas[output]
 
-def _lake_schema(layout: LakeLayout, output: str, schemas: dict[str, pa.Schema | None]) -> pa.Schema | None:
-    if output not in schemas:
-        schemas[output] = layout.output(output).schema()
-    return schemas[output]
+    def _conform(self, output: str, batch: pa.RecordBatch, origin: str) -> pa.RecordBatch:
+        """Check the batch against the lake's types now, so a misfit names its file."""
+        lake = self._lake_schema(output)
+        if lake is None:
+            return batch
+        known = [f for f in batch.schema if f.name in lake.names]
+        check = pa.schema([lake.field(f.name) for f in known])
+        conformed = conform_batch(batch.select([f.name for f in known]), check, table=output, origin=origin)
+        for name in [f.name for f in batch.schema if f.name not in lake.names]:
+            conformed = conformed.append_column(batch.schema.field(name), batch.column(name))
+        return conformed
 
+    def _commit(self, origin: quarantine.Origin, consumed: list[FileEntry]) -> None:
+        """Append child and quarantine rows, then the main table's ledger commit."""
+        table = self.table
+        outputs: dict[str, int] = {}
+        for output in [o for o in self.spool.outputs() if o != table.name]:
+            outputs[output] = self._append(output, {"shopflow.output_of": origin.batch})
+        replaces = tuple(sorted(f.url for f in consumed if f.url in self.changed and table.on_file_change == "replace"))
+        outputs[table.name] = sum(f.rows for f in consumed)
+        commit = Commit(
+            version=-1, batch=origin.batch, run=self.run_id, files=tuple(consumed), replaces=replaces,
+            outputs=outputs, quarantined=outputs.get(quarantine.TABLE, 0),
+        )
+        checkpoint("outputs_committed")
+        self._append(table.name, commit.to_metadata())
+        self.spool.clear()
+        checkpoint("lake_committed")
 
-def _conform(
-    layout: LakeLayout, output: str, batch: pa.RecordBatch, schemas: dict[str, pa.Schema | None], origin: str
-) -> pa.RecordBatch:
-    """Check the batch against the lake's types now, so a misfit names its file."""
-    lake = _lake_schema(layout, output, schemas)
-    if lake is None:
-        return batch
-    known = [f for f in batch.schema if f.name in lake.names]
-    check = pa.schema([lake.field(f.name) for f in known])
-    conformed = conform_batch(batch.select([f.name for f in known]), check, table=output, origin=origin)
-    extra = [f.name for f in batch.schema if f.name not in lake.names]
-    for name in extra:
-        conformed = conformed.append_column(batch.schema.field(name), batch.column(name))
-    return conformed
+    def _append(self, output: str, metadata: dict[str, str]) -> int:
+        """Commit the spooled batches of `output` to its lake table; return the rows written."""
+        lake_schema = self._lake_schema(output)
+        spooled = self.spool.schemas(output)
+        if spooled:
+            try:
+                unified = pa.unify_schemas(spooled, promote_options="permissive")
+            except (pa.ArrowInvalid, pa.ArrowTypeError) as exc:
+                raise SchemaDriftError(
+                    f"the files of one commit disagree on column types: {exc}",
+                    fix=f"declare the column's type under columns: of table {self.table.name!r} in shopflow.yml",
+                    table=output,
+                ) from exc
+        elif lake_schema is not None:
+            unified = lake_schema
+        else:  # every file of the commit was quarantined: an empty table that still carries the ledger
+            unified = pa.schema([pa.field("_sf_batch", pa.string()), pa.field("_sf_file", pa.string()),
+                                 pa.field("_sf_load_date", pa.string())])
+        target = target_schema(unified, lake_schema)
+        rows = 0
 
+        def counted() -> Iterator[pa.RecordBatch]:
+            nonlocal rows
+            for batch in self.spool.batches(output):
+                rows += batch.num_rows
+                yield batch
 
-def _commit(
-    layout: LakeLayout,
-    table: FileTable,
-    run_id: str,
-    origin: quarantine.Origin,
-    consumed: list[FileEntry],
-    changed: set[str],
-    spool: Spool,
-    schemas: dict[str, pa.Schema | None],
-) -> None:
-    outputs: dict[str, int] = {}
-    quarantined = 0
-    for output in [o for o in spool.outputs() if o != table.name]:
-        rows = _append(layout, output, spool, schemas, {"shopflow.output_of": origin.batch})
-        outputs[output] = rows
-        if output == quarantine.TABLE:
-            quarantined = rows
-    replaces = tuple(sorted(f.url for f in consumed if f.url in changed and table.on_file_change == "replace"))
-    outputs[table.name] = sum(f.rows for f in consumed)
-    commit = Commit(
-        version=-1, batch=origin.batch, run=run_id, files=tuple(consumed), replaces=replaces,
-        outputs=outputs, quarantined=quarantined,
-    )
-    checkpoint("outputs_committed")
-    _append(layout, table.name, spool, schemas, commit.to_metadata())
-    spool.clear()
-    checkpoint("lake_committed")
-
-
-def _append(
-    layout: LakeLayout, output: str, spool: Spool, schemas: dict[str, pa.Schema | None], metadata: dict[str, str]
-) -> int:
-    lake_table = layout.output(output)
-    lake_schema = _lake_schema(layout, output, schemas)
-    spooled = spool.schemas(output)
-    if spooled:
-        try:
-            unified = pa.unify_schemas(spooled, promote_options="permissive")
-        except (pa.ArrowInvalid, pa.ArrowTypeError) as exc:
-            raise SchemaDriftError(
-                f"the files of one commit disagree on column types: {exc}",
-                fix=f"declare the column's type under columns: of table {layout.table!r} in shopflow.yml",
-                table=output,
-            ) from exc
-    elif lake_schema is not None:
-        unified = lake_schema
-    else:  # every file of the commit was quarantined: an empty table that still carries the ledger
-        unified = pa.schema([pa.field("_sf_batch", pa.string()), pa.field("_sf_file", pa.string()),
-                             pa.field("_sf_load_date", pa.string())])
-    target = target_schema(unified, lake_schema)
-    rows = 0
-
-    def counted() -> object:
-        nonlocal rows
-        for batch in spool.batches(output):
-            rows += batch.num_rows
-            yield batch
-
-    lake_table.append(conformed_reader(counted(), target, table=output), metadata)  # type: ignore[arg-type]
-    schemas.pop(output, None)  # read the committed schema again when next needed
-    return rows
+        self.layout.output(output).append(conformed_reader(counted(), target, table=output), metadata)
+        self._schemas.pop(output, None)
+        return rows
