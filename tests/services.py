@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import shutil
 import socket
 import subprocess
@@ -72,19 +71,26 @@ class AzureServer:
 
 
 @contextmanager
+def _serve(name: str, argv: list[str], port: int, log: Path) -> Iterator[None]:
+    """Run `argv` as a server, wait until it listens on `port`, stop it on exit."""
+    with open(log, "wb") as out:
+        process = subprocess.Popen(argv, stdout=out, stderr=out)
+    try:
+        _wait_for_port(port, process, name, log)
+        yield
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+
+@contextmanager
 def moto_s3() -> Iterator[S3Server]:
     """moto's S3 API server over HTTP."""
     port = free_port()
     log = Path(tempfile.mkdtemp(prefix="moto-")) / "moto.log"
     exe = shutil.which("moto_server") or str(Path(sys.executable).parent / "moto_server")
-    with open(log, "wb") as out:
-        process = subprocess.Popen([exe, "-H", "127.0.0.1", "-p", str(port)], stdout=out, stderr=out)
-    try:
-        _wait_for_port(port, process, "moto_server", log)
+    with _serve("moto_server", [exe, "-H", "127.0.0.1", "-p", str(port)], port, log):
         yield S3Server(endpoint=f"http://127.0.0.1:{port}")
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
 
 
 def azurite_binary() -> str:
@@ -104,17 +110,10 @@ def azurite() -> Iterator[AzureServer]:
     """Azurite's Blob service, data in a temporary folder."""
     port = free_port()
     folder = Path(tempfile.mkdtemp(prefix="azurite-"))
-    log = folder / "azurite.log"
-    with open(log, "wb") as out:
-        process = subprocess.Popen(
-            [azurite_binary(), "--blobHost", "127.0.0.1", "--blobPort", str(port), "--location", str(folder),
-             "--skipApiVersionCheck", "--disableTelemetry", "--loose", "--silent"],
-            stdout=out, stderr=out, env={**os.environ},
-        )
+    argv = [azurite_binary(), "--blobHost", "127.0.0.1", "--blobPort", str(port), "--location", str(folder),
+            "--skipApiVersionCheck", "--disableTelemetry", "--loose", "--silent"]
     try:
-        _wait_for_port(port, process, "azurite", log)
-        yield AzureServer(endpoint=f"http://127.0.0.1:{port}/{AZURITE_ACCOUNT}")
+        with _serve("azurite", argv, port, folder / "azurite.log"):
+            yield AzureServer(endpoint=f"http://127.0.0.1:{port}/{AZURITE_ACCOUNT}")
     finally:
-        process.terminate()
-        process.wait(timeout=10)
         shutil.rmtree(folder, ignore_errors=True)
