@@ -26,6 +26,9 @@ def checkpoint(name: str) -> None:
         return
     marker = os.environ.get("SHOPFLOW_PAUSE_FILE")
     if marker:
-        Path(marker).write_text(name, encoding="utf-8")
+        # Written beside, then renamed: a test that sees the file always reads the whole name.
+        partial = Path(f"{marker}.partial")
+        partial.write_text(name, encoding="utf-8")
+        os.replace(partial, marker)
     while True:
         time.sleep(3600)
