@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from tests.services import AzureServer, S3Server, azurite, moto_s3
+from tests.services import AzureServer, PostgresServer, S3Server, azurite, moto_s3, postgres
 
 ROOT = Path(__file__).resolve().parents[1]
 GLOSSIER_DATA = ROOT / "examples" / "glossier" / "data"
@@ -25,6 +25,28 @@ GLOSSIER_MORE = ROOT / "examples" / "glossier" / "more_data"
 def s3_server() -> Iterator[S3Server]:
     with moto_s3() as server:
         yield server
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[PostgresServer]:
+    """A real PostgreSQL: the machine's, or one this session starts."""
+    with postgres() as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def logical_postgres_server() -> Iterator[PostgresServer]:
+    """A real PostgreSQL with wal_level=logical, for change data capture."""
+    with postgres(logical=True) as server:
+        yield server
+
+
+@pytest.fixture
+def postgres_database(postgres_server: PostgresServer) -> Iterator[str]:
+    """A fresh database for one test; yields its URL and drops it afterwards."""
+    name = postgres_server.create_database()
+    yield postgres_server.url(name)
+    postgres_server.drop_database(name)
 
 
 @pytest.fixture(scope="session")

@@ -51,8 +51,15 @@ def _resolve_paths(config: PipelineConfig, base: Path) -> PipelineConfig:
         return str((base / location).resolve())
 
     sources = [s.model_copy(update={"location": resolve(s.location)}) for s in config.sources]
-    warehouse = config.warehouse.model_copy(update={"path": resolve(config.warehouse.path)})
-    return config.model_copy(update={"lake": resolve(config.lake), "sources": sources, "warehouse": warehouse})
+    warehouse = config.warehouse
+    if warehouse.type == "duckdb":
+        warehouse = warehouse.model_copy(update={"path": resolve(warehouse.path)})
+    transform = config.transform
+    if transform is not None:
+        transform = transform.model_copy(update={"project": resolve(transform.project)})
+    return config.model_copy(
+        update={"lake": resolve(config.lake), "sources": sources, "warehouse": warehouse, "transform": transform}
+    )
 
 
 def _explain(exc: ValidationError, file: Path) -> ConfigError:

@@ -172,11 +172,45 @@ class StorageConfig(_Strict):
     azure: AzureSettings = Field(default_factory=AzureSettings)
 
 
-class WarehouseConfig(_Strict):
-    """Where loaded tables live. DuckDB (a file) by default."""
+_POSTGRES_KEYS = ("host", "port", "user", "password", "database")
 
-    type: Literal["duckdb"] = "duckdb"
-    path: str = ".shopflow/warehouse.duckdb"
+
+class WarehouseConfig(_Strict):
+    """Where loaded tables live: a DuckDB file (the default) or a PostgreSQL database."""
+
+    type: Literal["duckdb", "postgres"] = "duckdb"
+    path: str = Field(".shopflow/warehouse.duckdb", description="the DuckDB file (type: duckdb)")
+    host: str = Field("127.0.0.1", description="PostgreSQL host (type: postgres)")
+    port: int = 5432
+    user: str = "postgres"
+    password: SecretStr | None = Field(None, description="use ${PGPASSWORD}; never write it in the file")
+    database: str = "postgres"
+
+    @model_validator(mode="after")
+    def _keys_fit_type(self) -> WarehouseConfig:
+        if self.type == "duckdb":
+            wrong = [k for k in _POSTGRES_KEYS if k in self.model_fields_set]
+            if wrong:
+                raise ValueError(f"{', '.join(wrong)} apply to type: postgres only; set type: postgres or remove them")
+        elif "path" in self.model_fields_set:
+            raise ValueError("path applies to type: duckdb only; a postgres warehouse takes host, port, user, database")
+        return self
+
+    def describe(self) -> str:
+        """Where the warehouse is, for messages (never the password)."""
+        if self.type == "duckdb":
+            return self.path
+        return f"postgresql://{self.user}@{self.host}:{self.port}/{self.database}"
+
+
+class TransformConfig(_Strict):
+    """The dbt project that models the raw tables, run after each load and by `shopflow transform`."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    project: str = Field("dbt", description="the dbt project folder, relative to shopflow.yml")
+    schema_name: str = Field("analytics", alias="schema", description="the warehouse schema models are built in")
+    after_run: bool = Field(True, description="run the models as the last step of `shopflow run`")
 
 
 Source = Annotated[FileSource, Field(discriminator="type")]
@@ -189,6 +223,7 @@ class PipelineConfig(_Strict):
     lake: str = ".shopflow/lake"
     warehouse: WarehouseConfig = Field(default_factory=WarehouseConfig)
     storage: StorageConfig = Field(default_factory=StorageConfig)
+    transform: TransformConfig | None = None
     sources: list[Source]
 
     @field_validator("pipeline")
