@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import pyarrow as pa
 import pytest
@@ -28,14 +29,22 @@ LOAD_DATE = "2024-05-01"
 WarehouseFactory = Callable[[], Warehouse]
 
 
-@pytest.fixture(params=["duckdb"])
+@pytest.fixture(params=["duckdb", "postgres"])
 def warehouse_factory(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[WarehouseFactory]:
     """Opens a connection to one fresh, empty warehouse per test; each call is a new connection."""
     opened: list[Warehouse] = []
+    database = request.getfixturevalue("postgres_database") if request.param == "postgres" else None
 
     def factory() -> Warehouse:
         if request.param == "duckdb":
             warehouse = open_warehouse(WarehouseConfig(type="duckdb", path=str(tmp_path / "warehouse.duckdb")))
+        elif request.param == "postgres":
+            assert database is not None
+            url = urlsplit(database)
+            warehouse = open_warehouse(WarehouseConfig(
+                type="postgres", host=url.hostname or "127.0.0.1", port=url.port or 5432,
+                user=url.username or "postgres", database=url.path.lstrip("/"),
+            ))
         else:  # pragma: no cover - a new backend must be wired here
             raise AssertionError(f"unknown warehouse {request.param}")
         opened.append(warehouse)

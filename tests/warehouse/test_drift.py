@@ -153,3 +153,89 @@ def test_a_mixed_plan() -> None:
     assert plan.add == [("note", "VARCHAR")]
     assert plan.widen == [("id", "INTEGER", "BIGINT")]
     assert plan.incompatible == [("qty", "BIGINT", "VARCHAR")]
+
+
+# ---------------------------------------------------------------- PostgreSQL's spellings (format_type)
+
+
+@pytest.mark.parametrize(
+    ("column", "value"),
+    [
+        ("numeric(12,2)", "numeric(10,2)"),
+        ("numeric(38,0)", "bigint"),
+        ("numeric", "numeric(38,18)"),
+        ("numeric", "bigint"),
+        ("timestamp with time zone", "date"),
+        ("timestamp without time zone", "date"),
+        ("timestamp without time zone", "TIMESTAMP"),
+        ("time without time zone", "TIME"),
+        ("double precision", "real"),
+        ("double precision", "integer"),
+        ("DOUBLE", "double precision"),
+        ("real", "smallint"),
+        ("character varying(20)", "character varying(10)"),
+        ("text", "character varying(10)"),
+        ("text", "bigint"),
+        ("text", "timestamp with time zone"),
+        ("bigint", "smallint"),
+        ("jsonb", "jsonb"),
+        ("bytea", "BLOB"),
+    ],
+)
+def test_holds_postgres_names(column: str, value: str) -> None:
+    assert holds(column, value)
+
+
+@pytest.mark.parametrize(
+    ("column", "value"),
+    [
+        ("numeric(12,2)", "numeric"),
+        ("numeric(10,2)", "numeric(12,2)"),
+        ("numeric", "double precision"),
+        ("bigint", "numeric(20,0)"),
+        ("timestamp without time zone", "timestamp with time zone"),
+        ("timestamp with time zone", "timestamp without time zone"),
+        ("real", "double precision"),
+        ("real", "integer"),
+        ("character varying(10)", "text"),
+        ("jsonb", "text"),
+        ("text", "jsonb"),
+        ("boolean", "bigint"),
+    ],
+)
+def test_does_not_hold_postgres_names(column: str, value: str) -> None:
+    assert not holds(column, value)
+
+
+@pytest.mark.parametrize(
+    ("old", "new"),
+    [
+        ("integer", "bigint"),
+        ("numeric(10,2)", "numeric(12,2)"),
+        ("bigint", "numeric(38,0)"),
+        ("numeric(12,2)", "numeric"),
+        ("character varying(10)", "text"),
+        ("date", "timestamp with time zone"),
+        ("real", "double precision"),
+        ("integer", "double precision"),
+    ],
+)
+def test_a_wider_postgres_type_widens(old: str, new: str) -> None:
+    assert plan_drift({"x": old}, {"x": new}).widen == [("x", old, new)]
+
+
+# ---------------------------------------------------------------- floats and whole numbers
+
+
+@pytest.mark.parametrize(("old", "new"), [("BIGINT", "DOUBLE"), ("DOUBLE", "BIGINT"), ("bigint", "double precision"),
+                                          ("double precision", "bigint"), ("HUGEINT", "DOUBLE"), ("FLOAT", "INTEGER")])
+def test_whole_numbers_a_float_would_round_are_incompatible(old: str, new: str) -> None:
+    # 2^53 + 1 is a BIGINT no DOUBLE holds: neither type can take the other's values unchanged
+    assert not holds(old, new) and not holds(new, old)
+    assert plan_drift({"x": old}, {"x": new}).incompatible == [("x", old, new)]
+
+
+@pytest.mark.parametrize("small", ["TINYINT", "SMALLINT", "INTEGER"])
+def test_a_double_holds_the_integers_it_stores_exactly(small: str) -> None:
+    assert holds("DOUBLE", small)
+    assert plan_drift({"x": small}, {"x": "DOUBLE"}).widen == [("x", small, "DOUBLE")]

@@ -1,7 +1,9 @@
 """Apply a load job with portable SQL: append, replace or merge, children, quarantine, ledger.
 
 Runs inside the transaction the warehouse opened, so the data and the ledger row that
-records the applied lake version commit together or not at all.
+records the applied lake version commit together or not at all. The SQL is the subset
+DuckDB and PostgreSQL share; what differs (staging, catalog look-ups, DDL) is behind
+`LoadSession`.
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ import logging
 from collections.abc import Iterator
 from datetime import UTC, datetime
 
+import numpy as np
 import pyarrow as pa
 
 from shopflow import quarantine
@@ -19,12 +22,13 @@ from shopflow.naming import normalize_name, singular
 from shopflow.sql import qualified, quote_identifier, quote_literal
 from shopflow.warehouse.base import RAW_SCHEMA, STATE_SCHEMA, LoadJob, LoadResult
 from shopflow.warehouse.drift import plan_drift
-from shopflow.warehouse.session import LoadSession
+from shopflow.warehouse.session import TEMP, LoadSession
 
 log = logging.getLogger(__name__)
 
 STAGE = "_sf_stage"
 WINNERS = "_sf_winners"
+QUARANTINE_STAGE = "_sf_quarantine_stage"
 ORDINAL = "_sf_ord"
 LOADS_TABLE = "loads"
 
@@ -94,6 +98,9 @@ def apply_job(session: LoadSession, job: LoadJob) -> LoadResult:
             result.rows[child] = int(session.scalar(f"SELECT count(*) FROM {stage_name}") or 0)
 
     result.quarantined = _load_quarantine(session, job)
+    # Temporary tables live as long as the connection: drop them with the transaction's other work.
+    for name in [STAGE, WINNERS, QUARANTINE_STAGE, *(stage_name for _, stage_name in children)]:
+        session.execute(f"DROP TABLE IF EXISTS {quote_identifier(name)}")
     checkpoint("load_applied")
     now = datetime.now(UTC).isoformat()
     for commit in job.commits:
@@ -120,7 +127,7 @@ def _stage(session: LoadSession, job: LoadJob, output: str, batches: list[str], 
 
 def _prepare_table(session: LoadSession, table: str, staged: str, result: LoadResult) -> list[str]:
     """Create or evolve `raw.<table>` for the staged rows; return the columns to insert."""
-    incoming = session.columns("", staged) or {}
+    incoming = session.columns(TEMP, staged) or {}
     incoming.pop(ORDINAL, None)
     existing = session.columns(RAW_SCHEMA, table)
     if existing is None:
@@ -158,39 +165,37 @@ def _merge(
     partition = ", ".join(quote_identifier(k) for k in keys)
     cursor = quote_identifier(normalize_name(table.cursor)) if table.cursor else None
     ranking = ", ".join([*([f"{cursor} DESC NULLS LAST"] if cursor else []), f"{order} DESC", f"{ORDINAL} DESC"])
-    session.execute(f"DROP TABLE IF EXISTS {WINNERS}")
+    winners, stage = quote_identifier(WINNERS), quote_identifier(STAGE)
+    session.execute(f"DROP TABLE IF EXISTS {winners}")
     session.execute(
-        f"CREATE TEMPORARY TABLE {WINNERS} AS SELECT {col_list} FROM (SELECT *, row_number() OVER "
-        f"(PARTITION BY {partition} ORDER BY {ranking}) AS _sf_rn FROM {STAGE}) ranked WHERE _sf_rn = 1"
+        f"CREATE TEMPORARY TABLE {winners} AS SELECT {col_list} FROM (SELECT *, row_number() OVER "
+        f"(PARTITION BY {partition} ORDER BY {ranking}) AS _sf_rn FROM {stage}) ranked WHERE _sf_rn = 1"
     )
     match = " AND ".join(f"w.{quote_identifier(k)} = r.{quote_identifier(k)}" for k in keys)
     if cursor:
         session.execute(
-            f"DELETE FROM {WINNERS} AS w WHERE EXISTS (SELECT 1 FROM {target} AS r WHERE {match} "
+            f"DELETE FROM {winners} AS w WHERE EXISTS (SELECT 1 FROM {target} AS r WHERE {match} "
             f"AND r.{cursor} > w.{cursor})"
         )
-    session.execute(f"DELETE FROM {target} AS r WHERE EXISTS (SELECT 1 FROM {WINNERS} AS w WHERE {match})")
+    session.execute(f"DELETE FROM {target} AS r WHERE EXISTS (SELECT 1 FROM {winners} AS w WHERE {match})")
     parent_keys = _child_keys(table.name, keys)
     for child in children:
         child_match = " AND ".join(f"w.{quote_identifier(k)} = c.{quote_identifier(p)}" for k, p in parent_keys)
         session.execute(
             f"DELETE FROM {qualified(RAW_SCHEMA, child)} AS c "
-            f"WHERE EXISTS (SELECT 1 FROM {WINNERS} AS w WHERE {child_match})"
+            f"WHERE EXISTS (SELECT 1 FROM {winners} AS w WHERE {child_match})"
         )
     if table.delete_column:
-        session.execute(f"DELETE FROM {WINNERS} WHERE {quote_identifier(normalize_name(table.delete_column))} IS TRUE")
+        # CAST: a delete flag may arrive as 0/1 or 'true'/'false'; PostgreSQL's IS TRUE takes booleans only.
+        flag = quote_identifier(normalize_name(table.delete_column))
+        session.execute(f"DELETE FROM {winners} WHERE CAST({flag} AS BOOLEAN) IS TRUE")
 
 
 def _existing_children(session: LoadSession, table: str, keys: list[str]) -> list[str]:
     """Child tables `raw.<table>__*` in the warehouse that carry the parent's key columns."""
     prefix = f"{table}__"
-    names = session.scalar(
-        "SELECT string_agg(table_name, ',') FROM information_schema.tables "
-        f"WHERE table_schema = {quote_literal(RAW_SCHEMA)} "
-        f"AND substr(table_name, 1, {len(prefix)}) = {quote_literal(prefix)}"
-    )
     found = []
-    for name in sorted(str(names).split(",")) if names else []:
+    for name in [t for t in session.tables(RAW_SCHEMA) if t.startswith(prefix)]:
         columns = session.columns(RAW_SCHEMA, name) or {}
         if all(child in columns for _, child in _child_keys(table, keys)):
             found.append(name)
@@ -217,8 +222,8 @@ def _insert_children(
     )
     select = ", ".join(f"c.{quote_identifier(c)}" for c in columns)
     session.execute(
-        f"INSERT INTO {target} ({col_list}) SELECT {select} FROM {staged} AS c "
-        f"WHERE EXISTS (SELECT 1 FROM {WINNERS} AS w WHERE {match})"
+        f"INSERT INTO {target} ({col_list}) SELECT {select} FROM {quote_identifier(staged)} AS c "
+        f"WHERE EXISTS (SELECT 1 FROM {quote_identifier(WINNERS)} AS w WHERE {match})"
     )
 
 
@@ -226,16 +231,16 @@ def _load_quarantine(session: LoadSession, job: LoadJob) -> int:
     quarantined = [c.batch for c in job.commits if c.quarantined]
     if not quarantined:
         return 0
-    rows = _stage(session, job, quarantine.TABLE, quarantined, "_sf_quarantine_stage")
+    rows = _stage(session, job, quarantine.TABLE, quarantined, QUARANTINE_STAGE)
     if not rows:
         return 0
     columns = [f.name for f in quarantine.SCHEMA]
     if session.columns(RAW_SCHEMA, quarantine.TABLE) is None:
-        session.create_like(RAW_SCHEMA, quarantine.TABLE, "_sf_quarantine_stage", columns)
+        session.create_like(RAW_SCHEMA, quarantine.TABLE, QUARANTINE_STAGE, columns)
     col_list = ", ".join(quote_identifier(c) for c in columns)
     session.execute(
         f"INSERT INTO {qualified(RAW_SCHEMA, quarantine.TABLE)} ({col_list}) "
-        f"SELECT {col_list} FROM _sf_quarantine_stage"
+        f"SELECT {col_list} FROM {quote_identifier(QUARANTINE_STAGE)}"
     )
     return rows
 
@@ -247,7 +252,7 @@ def with_ordinal(reader: pa.RecordBatchReader) -> pa.RecordBatchReader:
     def batches() -> Iterator[pa.RecordBatch]:
         offset = 0
         for batch in reader:
-            yield batch.append_column(ORDINAL, pa.array(range(offset, offset + batch.num_rows), pa.int64()))
+            yield batch.append_column(ORDINAL, pa.array(np.arange(offset, offset + batch.num_rows, dtype=np.int64)))
             offset += batch.num_rows
 
     return pa.RecordBatchReader.from_batches(schema, batches())

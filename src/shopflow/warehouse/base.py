@@ -84,7 +84,15 @@ class Warehouse(ABC):
 
 
 def open_warehouse(config: WarehouseConfig, *, read_only: bool = False) -> Warehouse:
-    """Open the configured warehouse."""
+    """Open the configured warehouse: a DuckDB file or a PostgreSQL database.
+
+    Opened for writing, it is locked against a second run (DuckDB's file lock, a PostgreSQL
+    advisory lock); `read_only` takes no lock.
+    """
+    if config.type == "postgres":
+        from shopflow.warehouse.postgres import PostgresWarehouse
+
+        return PostgresWarehouse(config, read_only=read_only)
     from shopflow.warehouse.duckdb import DuckDBWarehouse
 
     return DuckDBWarehouse(config.path, read_only=read_only)

@@ -13,6 +13,7 @@ from shopflow.errors import SchemaDriftError, WarehouseError
 from shopflow.sql import qualified, quote_identifier
 from shopflow.warehouse.apply import apply_job, ensure_state, with_ordinal
 from shopflow.warehouse.base import RAW_SCHEMA, STATE_SCHEMA, LoadJob, LoadResult, Warehouse
+from shopflow.warehouse.session import TEMP
 
 log = logging.getLogger(__name__)
 
@@ -128,14 +129,20 @@ class _Session:
         return int(self.scalar(f"SELECT count(*) FROM {quote_identifier(name)}") or 0)
 
     def columns(self, schema: str, table: str) -> dict[str, str] | None:
-        where = "table_schema = ?" if schema else "table_catalog = 'temp'"
-        params = [schema, table] if schema else [table]
+        where = "table_schema = ?" if schema != TEMP else "table_catalog = 'temp'"
+        params = [schema, table] if schema != TEMP else [table]
         rows = self.con.execute(
             f"SELECT column_name, data_type FROM information_schema.columns WHERE {where} AND table_name = ? "
             "ORDER BY ordinal_position",
             params,
         ).fetchall()
         return {str(r[0]): str(r[1]) for r in rows} or None
+
+    def tables(self, schema: str) -> list[str]:
+        rows = self.con.execute(
+            "SELECT table_name FROM information_schema.tables WHERE table_schema = ? ORDER BY table_name", [schema]
+        ).fetchall()
+        return [str(r[0]) for r in rows]
 
     def create_like(self, schema: str, table: str, staged: str, columns: list[str]) -> None:
         col_list = ", ".join(quote_identifier(c) for c in columns)

@@ -6,9 +6,16 @@ from typing import Any, Protocol
 
 import pyarrow as pa
 
+# `columns(TEMP, name)` asks for a temporary table of the session (a staged one).
+TEMP = ""
+
 
 class LoadSession(Protocol):
-    """A warehouse connection inside an open transaction."""
+    """A warehouse connection inside an open transaction.
+
+    Type names (from `columns`, passed to `add_column` and `widen_column`) are the backend's
+    own spelling; `warehouse.drift` understands DuckDB's and PostgreSQL's.
+    """
 
     def execute(self, sql: str) -> None:
         """Run one statement."""
@@ -20,7 +27,10 @@ class LoadSession(Protocol):
         """Create temporary table `name` from `reader` (plus `_sf_ord`, the row's position); return rows."""
 
     def columns(self, schema: str, table: str) -> dict[str, str] | None:
-        """Column name -> SQL type of `schema.table`, or None if it does not exist."""
+        """Column name -> SQL type of `schema.table` (`schema` TEMP: a temporary table), or None if missing."""
+
+    def tables(self, schema: str) -> list[str]:
+        """Names of the tables in `schema`, sorted."""
 
     def create_like(self, schema: str, table: str, staged: str, columns: list[str]) -> None:
         """Create `schema.table` with `columns` typed as in temporary table `staged`."""

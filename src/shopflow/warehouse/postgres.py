@@ -1,0 +1,158 @@
+"""The PostgreSQL warehouse: raw tables loaded from the lake by binary COPY, one transaction per load.
+
+Two connections: a psycopg one (autocommit) holds the run's advisory lock and answers queries
+with faithful Python values (numeric -> Decimal); an ADBC one runs each load, staging the
+lake's Arrow batches by COPY and applying them with the shared SQL of `warehouse.apply`.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from shopflow.config.model import WarehouseConfig
+from shopflow.errors import WarehouseError
+from shopflow.sql import qualified
+from shopflow.warehouse.apply import LOADS_TABLE, apply_job, ensure_state
+from shopflow.warehouse.base import RAW_SCHEMA, STATE_SCHEMA, LoadJob, LoadResult, Warehouse
+from shopflow.warehouse.postgres_connect import connect_control, connect_loader, scrub, to_pyformat
+from shopflow.warehouse.postgres_session import PostgresSession
+
+log = logging.getLogger(__name__)
+
+# One advisory lock per warehouse database ("shopflow" as a bigint): PostgreSQL scopes advisory
+# locks to the current database, so runs into other databases of the same server do not wait.
+LOCK_KEY = int.from_bytes(b"shopflow", "big")
+
+
+class PostgresWarehouse(Warehouse):
+    """A PostgreSQL database holding `raw.*` and `_shopflow.*`.
+
+    Opening it for writing takes a session advisory lock, so a second run against the same
+    database fails at once instead of interleaving loads; the lock goes with the connection.
+
+    Args:
+        config: Host, port, user, password and database.
+        read_only: Queries only (status): no lock, no loader connection, read-only transactions.
+    """
+
+    def __init__(self, config: WarehouseConfig, *, read_only: bool = False) -> None:
+        self.config = config
+        self._con = connect_control(config, read_only=read_only)
+        self._loader: Any = None
+        if read_only:
+            return
+        try:
+            self._lock()
+            self._loader = connect_loader(config)
+            self._transaction(lambda session: ensure_state(session))
+        except BaseException as exc:
+            self.close()
+            if _is_driver_error(exc):
+                raise WarehouseError(
+                    f"cannot prepare the PostgreSQL warehouse {config.describe()}: {scrub(str(exc), config)}",
+                    fix=(
+                        f"the user {config.user!r} needs to create the schemas {RAW_SCHEMA} and {STATE_SCHEMA}: "
+                        f'GRANT CREATE ON DATABASE "{config.database}" TO "{config.user}", or create them yourself'
+                    ),
+                    host=config.host, port=config.port, database=config.database,
+                ) from exc
+            raise
+
+    def applied_version(self, lake_key: str) -> int:
+        """The last lake version applied for `lake_key`, or -1."""
+        if not self._exists(STATE_SCHEMA, LOADS_TABLE):
+            return -1
+        row = self._con.execute(
+            f"SELECT max(lake_version) FROM {qualified(STATE_SCHEMA, LOADS_TABLE)} WHERE lake_key = %s", [lake_key]
+        ).fetchone()
+        return -1 if row is None or row[0] is None else int(row[0])
+
+    def load(self, job: LoadJob) -> LoadResult:
+        """Apply `job` in one transaction; roll back everything on any error."""
+        if self._loader is None:
+            raise WarehouseError(f"the warehouse {self.config.describe()} was opened read-only", fix="open it to load")
+        try:
+            result: LoadResult = self._transaction(lambda session: apply_job(session, job))
+        except Exception as exc:
+            if _is_driver_error(exc):
+                raise WarehouseError(
+                    f"loading raw.{job.table.name} failed: {scrub(str(exc), self.config)}", table=job.table.name
+                ) from exc
+            raise
+        return result
+
+    def row_count(self, table: str) -> int | None:
+        """Rows in `raw.<table>`, or None if it does not exist."""
+        if not self._exists(RAW_SCHEMA, table):
+            return None
+        row = self._con.execute(f"SELECT count(*) FROM {qualified(RAW_SCHEMA, table)}").fetchone()
+        return int(row[0]) if row else 0
+
+    def query(self, sql: str, params: list[object] | None = None) -> list[tuple[object, ...]]:
+        """Run `sql` and return its rows; `?` marks a parameter, as with DuckDB."""
+        cursor = self._con.execute(to_pyformat(sql), params) if params else self._con.execute(sql)
+        return [tuple(r) for r in cursor.fetchall()] if cursor.description is not None else []
+
+    def close(self) -> None:
+        """Close both connections; the advisory lock is released with the first."""
+        if self._loader is not None:
+            self._loader.close()
+            self._loader = None
+        self._con.close()
+
+    def _transaction(self, work: Any) -> Any:
+        """Run `work(session)` between BEGIN and COMMIT on the loader; ROLLBACK if it raises."""
+        session = PostgresSession(self._loader)
+        session.execute("BEGIN")
+        try:
+            result = work(session)
+            session.execute("COMMIT")
+        except BaseException as exc:
+            try:
+                session.execute("ROLLBACK")
+            except Exception:  # the connection itself failed: the server rolls back on its own
+                log.debug("rollback failed", exc_info=True)
+            if session.reader_error is not None and session.reader_error is not exc:
+                raise session.reader_error from exc
+            raise
+        return result
+
+    def _lock(self) -> None:
+        row = self._con.execute("SELECT pg_try_advisory_lock(%s)", [LOCK_KEY]).fetchone()
+        if row and row[0]:
+            return
+        holder = self._con.execute(
+            "SELECT a.pid, a.application_name, host(a.client_addr), a.backend_start FROM pg_catalog.pg_locks l "
+            "JOIN pg_catalog.pg_stat_activity a ON a.pid = l.pid WHERE l.locktype = 'advisory' AND l.granted "
+            "AND l.database = (SELECT oid FROM pg_catalog.pg_database WHERE datname = current_database()) "
+            "AND l.classid::bigint = %s AND l.objid::bigint = %s AND l.objsubid = 1",
+            [LOCK_KEY >> 32, LOCK_KEY & 0xFFFFFFFF],
+        ).fetchone()
+        who = (
+            f" (PostgreSQL backend pid {holder[0]}, application {holder[1] or '?'}, "
+            f"client {holder[2] or 'local'}, connected since {holder[3]:%Y-%m-%d %H:%M:%S %Z})"
+            if holder else ""
+        )
+        pid = holder[0] if holder else "<pid>"
+        raise WarehouseError(
+            f"another shopflow run is loading into the PostgreSQL warehouse {self.config.describe()}{who}",
+            fix=(
+                "wait for that run to finish and run again; its lock is released when its connection closes "
+                f"(if it hangs, end it with SELECT pg_terminate_backend({pid}))"
+            ),
+            host=self.config.host, port=self.config.port, database=self.config.database,
+        )
+
+    def _exists(self, schema: str, table: str) -> bool:
+        row = self._con.execute("SELECT to_regclass(%s) IS NOT NULL", [qualified(schema, table)]).fetchone()
+        return bool(row and row[0])
+
+
+def _is_driver_error(exc: BaseException) -> bool:
+    """An error of the ADBC driver (the server refused a statement or the connection broke)."""
+    try:
+        from adbc_driver_manager import Error as AdbcError
+    except ImportError:  # no driver, so no driver error
+        return False
+    return isinstance(exc, AdbcError)

@@ -1,0 +1,104 @@
+"""The PostgreSQL side of the shared load logic, on an ADBC connection inside one transaction.
+
+Staging is ADBC's bulk ingest: a binary COPY into a temporary table, fed batch by batch from
+the lake's Arrow stream, in the load's own transaction.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pyarrow as pa
+
+from shopflow.sql import qualified, quote_identifier, quote_literal
+from shopflow.warehouse.apply import with_ordinal
+from shopflow.warehouse.postgres_types import conform, create_table_sql, staged_columns
+from shopflow.warehouse.session import TEMP
+
+
+class PostgresSession:
+    """A LoadSession over an ADBC PostgreSQL connection whose transaction the caller opened.
+
+    Args:
+        con: An `adbc_driver_postgresql.dbapi` connection.
+    """
+
+    def __init__(self, con: Any) -> None:
+        self.con = con
+        # An error raised by our own reader inside ADBC's COPY comes back as a driver error; keep the original.
+        self.reader_error: BaseException | None = None
+
+    def execute(self, sql: str) -> None:
+        """Run one statement."""
+        with self.con.cursor() as cur:
+            cur.execute(sql)
+
+    def scalar(self, sql: str) -> Any:
+        """The first column of the first row of `sql`."""
+        with self.con.cursor() as cur:
+            cur.execute(sql)
+            row = cur.fetchone()
+        return None if row is None else row[0]
+
+    def stage(self, name: str, reader: pa.RecordBatchReader) -> int:
+        """COPY `reader` (plus `_sf_ord`) into temporary table `name`; return the rows copied."""
+        ordered = with_ordinal(reader)
+        columns = staged_columns(ordered.schema)
+        self.execute(create_table_sql(name, columns))
+        with self.con.cursor() as cur:
+            copied = cur.adbc_ingest(name, self._watched(conform(ordered, columns)), mode="append", temporary=True)
+        # autovacuum never analyzes temporary tables: without statistics the merge's joins may plan badly
+        self.execute(f"ANALYZE {quote_identifier(name)}")
+        if copied is None or copied < 0:
+            return int(self.scalar(f"SELECT count(*) FROM {quote_identifier(name)}") or 0)
+        return int(copied)
+
+    def columns(self, schema: str, table: str) -> dict[str, str] | None:
+        """Column name -> type as `format_type()` spells it (`numeric(12,2)`), or None if missing."""
+        name = f"pg_temp.{quote_identifier(table)}" if schema == TEMP else qualified(schema, table)
+        with self.con.cursor() as cur:
+            cur.execute(
+                "SELECT attname::text, format_type(atttypid, atttypmod) FROM pg_catalog.pg_attribute "
+                f"WHERE attrelid = to_regclass({quote_literal(name)}) AND attnum > 0 AND NOT attisdropped "
+                "ORDER BY attnum"
+            )
+            rows = cur.fetchall()
+        return {str(r[0]): str(r[1]) for r in rows} or None
+
+    def tables(self, schema: str) -> list[str]:
+        """Tables (plain and partitioned) in `schema`, sorted."""
+        with self.con.cursor() as cur:
+            cur.execute(
+                "SELECT c.relname::text FROM pg_catalog.pg_class c "
+                "JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace "
+                f"WHERE n.nspname = {quote_literal(schema)} AND c.relkind IN ('r', 'p') ORDER BY 1"
+            )
+            return [str(r[0]) for r in cur.fetchall()]
+
+    def create_like(self, schema: str, table: str, staged: str, columns: list[str]) -> None:
+        """Create `schema.table` with `columns` typed as in `staged`."""
+        col_list = ", ".join(quote_identifier(c) for c in columns)
+        self.execute(
+            f"CREATE TABLE {qualified(schema, table)} AS SELECT {col_list} FROM {quote_identifier(staged)} WITH NO DATA"
+        )
+
+    def add_column(self, schema: str, table: str, column: str, sql_type: str) -> None:
+        """Add a nullable column."""
+        self.execute(f"ALTER TABLE {qualified(schema, table)} ADD COLUMN {quote_identifier(column)} {sql_type}")
+
+    def widen_column(self, schema: str, table: str, column: str, sql_type: str) -> None:
+        """Change a column to a wider type in place (PostgreSQL rewrites the table)."""
+        self.execute(
+            f"ALTER TABLE {qualified(schema, table)} ALTER COLUMN {quote_identifier(column)} TYPE {sql_type}"
+        )
+
+    def _watched(self, reader: pa.RecordBatchReader) -> pa.RecordBatchReader:
+        def batches() -> Iterator[pa.RecordBatch]:
+            try:
+                yield from reader
+            except Exception as exc:
+                self.reader_error = exc
+                raise
+
+        return pa.RecordBatchReader.from_batches(reader.schema, batches())
