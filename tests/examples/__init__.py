@@ -1,0 +1,1 @@
+"""Tests of the example pipelines in examples/: each runs end to end on the sample data it ships."""
