@@ -10,10 +10,17 @@ import re
 
 _CAMEL = re.compile(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])")
 _NON_WORD = re.compile(r"[^0-9a-zA-Z_]+")
+SHOPFLOW_PREFIX = "_sf_"
 
 
 def normalize_name(name: str) -> str:
-    """`InvoiceNo` -> `invoice_no`, `Customer ID` -> `customer_id`, `2nd` -> `_2nd`."""
+    """`InvoiceNo` -> `invoice_no`, `Customer ID` -> `customer_id`, `2nd` -> `_2nd`.
+
+    shopflow's own columns (`_sf_loaded_at`, `_sf_change_seq`, ...) keep their name, so a
+    config may name them as a cursor or delete flag.
+    """
+    if name.startswith(SHOPFLOW_PREFIX) and not _NON_WORD.search(name):
+        return name
     text = _CAMEL.sub("_", name.strip())
     text = _NON_WORD.sub("_", text).strip("_").lower()
     text = re.sub(r"_+", "_", text) or "_"

@@ -1,0 +1,29 @@
+"""Names as analysts see them in the lake and the warehouse."""
+
+from __future__ import annotations
+
+import pytest
+
+from shopflow.naming import normalize_name, singular
+
+
+@pytest.mark.parametrize(
+    ("source", "expected"),
+    [
+        ("InvoiceNo", "invoice_no"),
+        ("Customer ID", "customer_id"),
+        ("2nd", "_2nd"),
+        ("_private", "private"),
+        ("HTTPStatus", "http_status"),
+        # shopflow's own columns keep their name, so a config can use them as cursor or delete flag
+        ("_sf_change_seq", "_sf_change_seq"),
+        ("_sf_deleted", "_sf_deleted"),
+    ],
+)
+def test_normalize_name(source: str, expected: str) -> None:
+    assert normalize_name(source) == expected
+
+
+@pytest.mark.parametrize(("plural", "one"), [("orders", "order"), ("addresses", "address"), ("categories", "category")])
+def test_singular(plural: str, one: str) -> None:
+    assert singular(plural) == one
