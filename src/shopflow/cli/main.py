@@ -74,6 +74,35 @@ def run(config: ConfigOption = Path("shopflow.yml"), verbose: VerboseOption = Fa
 
 
 @app.command()
+def transform(
+    config: ConfigOption = Path("shopflow.yml"),
+    select: Annotated[
+        list[str] | None,
+        typer.Option("--select", "-s", help="dbt selector of the models to build, e.g. orders_table+ (repeatable)."),
+    ] = None,
+    full_refresh: Annotated[
+        bool, typer.Option("--full-refresh", help="Rebuild incremental models from scratch.")
+    ] = False,
+    verbose: VerboseOption = False,
+) -> None:
+    """Build the dbt models of the pipeline's transform project in the warehouse, and run their tests.
+
+    Exit codes: 0 every model built and every test passed, 1 a model or test failed,
+    2 bad usage or configuration.
+    """
+    from shopflow.cli.render import print_transform_report
+    from shopflow.config import load_config
+    from shopflow.transform import run_transform
+
+    _setup_logging(verbose)
+    pipeline = load_config(config)
+    with console.status("dbt build ..."):
+        report = run_transform(pipeline, select=select, full_refresh=full_refresh)
+    print_transform_report(console, report)
+    raise typer.Exit(report.exit_code)
+
+
+@app.command()
 def status(config: ConfigOption = Path("shopflow.yml")) -> None:
     """Show each table's lake version, warehouse rows, last run, and files consumed or watermark."""
     from shopflow.cli.render import print_status

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from types import TracebackType
+from typing import TYPE_CHECKING
 
 from rich.console import Console
 from rich.progress import (
@@ -20,6 +21,9 @@ from shopflow.config.model import PipelineConfig
 from shopflow.pipeline.run import RunProgress, RunReport
 from shopflow.pipeline.status import TableStatus
 from shopflow.storage import FileInfo
+
+if TYPE_CHECKING:
+    from shopflow.transform.report import TransformReport
 
 
 class RichProgress(RunProgress):
@@ -51,6 +55,10 @@ class RichProgress(RunProgress):
         """Advance the bar by one file."""
         self._progress.advance(self._tasks[table])
 
+    def rows_done(self, table: str, count: int) -> None:
+        """Advance a database table's bar by the rows just extracted."""
+        self._progress.advance(self._tasks[table], count)
+
 
 def print_report(console: Console, report: RunReport, config: PipelineConfig) -> None:
     """The run summary: a row per table, then errors and quarantine counts."""
@@ -60,10 +68,13 @@ def print_report(console: Console, report: RunReport, config: PipelineConfig) ->
     for table in report.tables:
         loaded = ", ".join(f"{name} {rows:,}" for name, rows in table.rows_loaded.items()) or "-"
         state = "[red]failed[/red]" if table.error else ("[yellow]quarantined[/yellow]" if table.quarantined else "ok")
-        grid.add_row(table.table, f"{table.files_new:,}", f"{table.rows_extracted:,}", loaded,
-                     f"{table.quarantined:,}", state)
+        extracted = f"{table.rows_extracted:,}" + (f" (+{table.rows_deleted:,} deleted)" if table.rows_deleted else "")
+        files = "-" if table.kind == "database" else f"{table.files_new:,}"
+        grid.add_row(table.table, files, extracted, loaded, f"{table.quarantined:,}", state)
     console.print(grid)
     for table in report.tables:
+        for note in table.text_columns:
+            console.print(f"[yellow]as text[/yellow] {table.table}.{note}", highlight=False)
         for change in table.schema_changes:
             console.print(f"[cyan]schema[/cyan] {change}")
         for failed in table.failed_files:
@@ -93,3 +104,43 @@ def print_status(console: Console, tables: list[TableStatus]) -> None:
             t.watermark or "-",
         )
     console.print(grid)
+
+
+_MODEL_STATES = {"success": "ok", "error": "[red]failed[/red]", "skipped": "[yellow]skipped[/yellow]"}
+
+
+def print_transform_report(console: Console, report: TransformReport) -> None:
+    """The transform summary: a row per model, counts, every failing test with its rows, the log file."""
+    from rich.markup import escape  # dbt's messages quote SQL, which may hold [brackets]
+
+    grid = Table(title=f"transform in {report.seconds:.1f}s")
+    for column in ("model", "status", "seconds"):
+        grid.add_column(column, justify="right" if column == "seconds" else "left")
+    for model in report.models:
+        grid.add_row(model.name, _MODEL_STATES.get(model.status, model.status), f"{model.seconds:.2f}")
+    if report.models:
+        console.print(grid)
+    failed_tests = report.tests_with("fail", "error")
+    console.print(
+        f"models: {report.count('success')} built, {report.count('error')} failed, {report.count('skipped')} skipped; "
+        f"tests: {len(report.tests_with('pass'))} passed, {len(failed_tests)} failed, "
+        f"{len(report.tests_with('warn'))} warned, {len(report.tests_with('skipped'))} skipped",
+        highlight=False,
+    )
+    for model in report.models:
+        if model.status == "error":
+            message = escape(model.message or "")
+            console.print(f"[red]model {escape(model.name)} failed:[/red] {message}", highlight=False)
+        elif model.status == "skipped" and model.message:
+            console.print(f"[yellow]model {escape(model.name)}[/yellow] {escape(model.message)}", highlight=False)
+    for test in report.tests:
+        if test.status in ("fail", "warn"):
+            rows = "?" if test.failures is None else f"{test.failures:,}"
+            noun = "row" if test.failures == 1 else "rows"
+            colour = "red" if test.status == "fail" else "yellow"
+            console.print(
+                f"[{colour}]test {test.status}[/{colour}] {escape(test.name)}: {rows} failing {noun}", highlight=False
+            )
+        elif test.status == "error":
+            console.print(f"[red]test error[/red] {escape(test.name)}: {escape(test.message or '')}", highlight=False)
+    console.print(f"dbt log: {escape(str(report.log_path))}", highlight=False, soft_wrap=True)

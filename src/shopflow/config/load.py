@@ -10,15 +10,15 @@ import yaml
 from pydantic import BaseModel, ValidationError
 
 from shopflow.config.interpolate import interpolate
-from shopflow.config.model import FileSource, PipelineConfig
+from shopflow.config.model import DatabaseSource, FileSource, PipelineConfig
 from shopflow.errors import ConfigError
 
 
 def load_config(path: str | Path) -> PipelineConfig:
     """Read and validate a pipeline file.
 
-    Relative local paths in the file (lake, warehouse, source locations) are resolved
-    against the file's folder, so a pipeline runs the same from any working directory.
+    Relative local paths in the file (lake, warehouse, source locations, SQLite files) are
+    resolved against the file's folder, so a pipeline runs the same from any working directory.
 
     Raises:
         ConfigError: The file is missing, is not YAML, or a key or value is wrong; the
@@ -50,7 +50,12 @@ def _resolve_paths(config: PipelineConfig, base: Path) -> PipelineConfig:
             return location
         return str((base / location).resolve())
 
-    sources = [s.model_copy(update={"location": resolve(s.location)}) for s in config.sources]
+    sources = [
+        s.model_copy(update={"location": resolve(s.location)}) if isinstance(s, FileSource)
+        else s.model_copy(update={"path": resolve(s.path)}) if s.path is not None
+        else s
+        for s in config.sources
+    ]
     warehouse = config.warehouse
     if warehouse.type == "duckdb":
         warehouse = warehouse.model_copy(update={"path": resolve(warehouse.path)})
@@ -71,7 +76,7 @@ def _explain(exc: ValidationError, file: Path) -> ConfigError:
         if error["type"] == "union_tag_not_found":
             lines.append(f"{key}.type: required key is missing; one of: {', '.join(_SOURCE_TYPES)}")
         elif error["type"] == "extra_forbidden":
-            lines.append(f"{key}: unknown key{_suggest(loc, PipelineConfig)}")
+            lines.append(f"{key}: unknown key{_suggest([str(p) for p in error['loc']], PipelineConfig)}")
         elif error["type"] == "missing":
             lines.append(f"{key}: required key is missing")
         else:
@@ -82,7 +87,9 @@ def _explain(exc: ValidationError, file: Path) -> ConfigError:
     )
 
 
-_SOURCE_TYPES: tuple[str, ...] = get_args(FileSource.model_fields["type"].annotation)
+_SOURCE_TYPES: tuple[str, ...] = (
+    *get_args(FileSource.model_fields["type"].annotation), *get_args(DatabaseSource.model_fields["type"].annotation)
+)
 
 
 def _user_loc(loc: tuple[int | str, ...]) -> list[str]:
@@ -94,38 +101,49 @@ def _user_loc(loc: tuple[int | str, ...]) -> list[str]:
 
 
 def _suggest(loc: list[str], model: type[BaseModel]) -> str:
-    """`; did you mean 'x'?` for a misspelt key, by walking the model along `loc`."""
+    """`; did you mean 'x'?` for a misspelt key, by walking the model along pydantic's `loc`."""
     fields = _fields_at(loc[:-1], model)
     close = difflib.get_close_matches(loc[-1], fields, n=1) if fields else []
     valid = f"; valid keys here: {', '.join(sorted(fields))}" if fields else ""
     return f"; did you mean {close[0]!r}?" if close else valid
 
 
-def _fields_at(loc: list[str], model: Any) -> list[str]:
-    current: Any = model
+def _fields_at(loc: list[str], model: type[BaseModel]) -> list[str]:
+    """The keys (aliases where set) of the model at `loc`; a source type in `loc` picks that union member."""
+    current: list[type[BaseModel]] = [model]
     for part in loc:
         if part.isdigit():
             continue
-        if isinstance(current, type) and issubclass(current, BaseModel):
-            field = current.model_fields.get(part)
-            if field is None:
-                return []
-            current = _model_in(field.annotation)
-        else:
-            # pydantic puts the discriminator value ('files') in the path of a union member
-            current = _model_in(current)
-    if isinstance(current, type) and issubclass(current, BaseModel):
-        return list(current.model_fields)
-    return []
+        tagged = [m for m in current if part in _tags(m)]
+        if tagged:
+            current = tagged
+            continue
+        found: list[type[BaseModel]] = []
+        for candidate in current:
+            for name, field in candidate.model_fields.items():
+                if part in (name, field.alias):
+                    found.extend(_models_in(field.annotation))
+        current = found
+    keys: list[str] = []
+    for candidate in current:
+        keys.extend(field.alias or name for name, field in candidate.model_fields.items())
+    return sorted(set(keys))
 
 
-def _model_in(annotation: Any) -> Any:
-    """The pydantic model inside list[...], dict[..., X], Annotated[...] or a union."""
+def _tags(model: type[BaseModel]) -> tuple[str, ...]:
+    """The values of a union member's `type` discriminator."""
+    field = model.model_fields.get("type")
+    return tuple(str(a) for a in get_args(field.annotation)) if field is not None else ()
+
+
+def _models_in(annotation: Any) -> list[type[BaseModel]]:
+    """The pydantic models inside list[...], dict[..., X], Annotated[...] or a union."""
     if isinstance(annotation, type) and issubclass(annotation, BaseModel):
-        return annotation
+        return [annotation]
+    found: list[type[BaseModel]] = []
     for arg in getattr(annotation, "__args__", ()) or ():
-        found = _model_in(arg)
-        if found is not None:
-            return found
-    metadata = getattr(annotation, "__origin__", None)
-    return _model_in(metadata) if metadata is not None and metadata is not annotation else None
+        found.extend(_models_in(arg))
+    origin = getattr(annotation, "__origin__", None)
+    if not found and origin is not None and origin is not annotation:
+        found.extend(_models_in(origin))
+    return found

@@ -13,15 +13,18 @@ import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import partial
+from typing import TYPE_CHECKING
 
-from shopflow.config.model import PipelineConfig
-from shopflow.errors import ShopflowError
-from shopflow.pipeline.extract_files import extract_file_table
+from shopflow.config.model import DatabaseSource, FileSource, FileTable, PipelineConfig, TableConfig
+from shopflow.errors import ShopflowError, SourceError
 from shopflow.pipeline.history import record_run
 from shopflow.pipeline.layout import LakeLayout
 from shopflow.pipeline.load import load_table
 from shopflow.storage import FileInfo
-from shopflow.warehouse.base import open_warehouse
+from shopflow.warehouse.base import Warehouse, open_warehouse
+
+if TYPE_CHECKING:
+    import duckdb
 
 log = logging.getLogger(__name__)
 
@@ -40,6 +43,10 @@ class TableReport:
     schema_changes: list[str] = field(default_factory=list)
     failed_files: list[str] = field(default_factory=list)
     error: str | None = None
+    kind: str = "files"
+    rows_deleted: int = 0
+    watermark: str | None = None
+    text_columns: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -76,6 +83,9 @@ class RunProgress:
     def files_found(self, table: str, count: int) -> None:
         """`count` files of `table` are pending."""
 
+    def rows_done(self, table: str, count: int) -> None:
+        """`count` more rows of database table `table` were extracted."""
+
 
 def run_pipeline(config: PipelineConfig, progress: RunProgress | None = None) -> RunReport:
     """Run the pipeline once; return the report. Raises only for errors that stop every table."""
@@ -88,34 +98,15 @@ def run_pipeline(config: PipelineConfig, progress: RunProgress | None = None) ->
     with open_warehouse(config.warehouse) as warehouse:
         con = connect()
         try:
+            # Warehouse table -> the source table that fills it: a glob may select a name another source uses.
+            taken = {t.name.lower(): f"{s.name}.{t.name}" for s in config.sources if isinstance(s, FileSource)
+                     for t in s.tables}
             for source in config.sources:
-                for table in source.tables:
-                    layout = LakeLayout(config, source.name, table.name)
-                    table_report = TableReport(table.name)
-                    report.tables.append(table_report)
-                    hooks.table_started(table.name)
-                    try:
-                        extracted = extract_file_table(
-                            con, config, source, table, report.run_id,
-                            on_file=partial(hooks.file_done, table.name),
-                            on_pending=partial(hooks.files_found, table.name),
-                        )
-                        table_report.files_new = extracted.files_new
-                        table_report.rows_extracted = extracted.rows
-                        table_report.quarantined = extracted.quarantined
-                        table_report.failed_files = extracted.failed_files
-                    except ShopflowError as exc:
-                        table_report.error = str(exc)
-                        log.error("extracting %s failed: %s", table.name, exc)
-                    # Load even after a failed extract: earlier commits still belong in the warehouse.
-                    try:
-                        loaded = load_table(warehouse, layout, table)
-                        if loaded is not None:
-                            table_report.rows_loaded = loaded.rows
-                            table_report.schema_changes = loaded.added + loaded.widened
-                    except ShopflowError as exc:
-                        table_report.error = str(exc) if table_report.error is None else f"{table_report.error}\n{exc}"
-                        log.error("loading %s failed: %s", table.name, exc)
+                if isinstance(source, FileSource):
+                    for table in source.tables:
+                        report.tables.append(_file_table(con, config, source, table, warehouse, report.run_id, hooks))
+                else:
+                    report.tables.extend(_database_source(config, source, warehouse, report.run_id, hooks, taken))
         finally:
             con.close()
         report.seconds = time.perf_counter() - clock
@@ -126,3 +117,103 @@ def run_pipeline(config: PipelineConfig, progress: RunProgress | None = None) ->
             [f"{t.table}: {t.error}" for t in report.tables if t.error],
         )
     return report
+
+
+def _file_table(
+    con: duckdb.DuckDBPyConnection, config: PipelineConfig, source: FileSource, table: FileTable,
+    warehouse: Warehouse, run_id: str, hooks: RunProgress,
+) -> TableReport:
+    from shopflow.pipeline.extract_files import extract_file_table
+
+    report = TableReport(table.name)
+    hooks.table_started(table.name)
+    try:
+        extracted = extract_file_table(
+            con, config, source, table, run_id,
+            on_file=partial(hooks.file_done, table.name), on_pending=partial(hooks.files_found, table.name),
+        )
+        report.files_new = extracted.files_new
+        report.rows_extracted = extracted.rows
+        report.quarantined = extracted.quarantined
+        report.failed_files = extracted.failed_files
+    except ShopflowError as exc:
+        report.error = str(exc)
+        log.error("extracting %s failed: %s", table.name, exc)
+    # Load even after a failed extract: earlier commits still belong in the warehouse.
+    _load(warehouse, LakeLayout(config, source.name, table.name), table, report)
+    return report
+
+
+def _database_source(
+    config: PipelineConfig, source: DatabaseSource, warehouse: Warehouse, run_id: str, hooks: RunProgress,
+    taken: dict[str, str],
+) -> list[TableReport]:
+    """Extract and load every table `source` selects, all read in one transaction (one snapshot)."""
+    import duckdb
+
+    from shopflow.pipeline.extract_database import extract_database_table
+    from shopflow.sources.database.catalog import resolve_tables
+    from shopflow.sources.database.session import SourceSession
+
+    named = [t.name for t in source.tables if not t.is_pattern]
+    try:
+        session = SourceSession(source, named)
+    except ShopflowError as exc:
+        log.error("source %s: %s", source.name, exc)
+        return [TableReport(source.table_name(n), kind="database", error=str(exc)) for n in named or [source.name]]
+    reports: list[TableReport] = []
+    try:
+        try:
+            tables, errors = resolve_tables(session)
+        except duckdb.Error as exc:
+            raise session.conn.error(exc, "read the catalog of") from None
+        for name, error in errors.items():
+            log.error("source %s: %s", source.name, error)
+            reports.append(TableReport(source.table_name(name), kind="database", error=str(error)))
+        for table in tables:
+            report = TableReport(table.name, kind="database")
+            reports.append(report)
+            owner = taken.setdefault(table.name, f"{source.name}.{table.source_table}")
+            if owner != f"{source.name}.{table.source_table}":
+                report.error = str(SourceError(
+                    f"table {table.source_table!r} of source {source.name!r} would load into raw.{table.name}, "
+                    f"which {owner} fills",
+                    fix=f"set prefix: on source {source.name!r} (e.g. prefix: {source.name}_), or exclude the table",
+                    source=source.name, table=table.source_table,
+                ))
+                continue
+            hooks.table_started(table.name)
+            try:
+                extracted = extract_database_table(
+                    session, config, table, run_id, on_rows=partial(hooks.rows_done, table.name)
+                )
+                report.rows_extracted = extracted.rows
+                report.rows_deleted = extracted.deleted
+                report.watermark = extracted.watermark
+                report.text_columns = extracted.text_columns
+            except (ShopflowError, duckdb.Error) as exc:
+                failure: ShopflowError = (
+                    exc if isinstance(exc, ShopflowError) else session.conn.error(exc, "read", table.source_table)
+                )
+                report.error = str(failure)
+                log.error("extracting %s failed: %s", table.name, failure)
+                session.restart()  # a failed read aborts the transaction; the other tables get a new one
+            _load(warehouse, LakeLayout(config, source.name, table.name), table.config, report)
+    except ShopflowError as exc:
+        log.error("source %s: %s", source.name, exc)
+        reports.append(TableReport(source.name, kind="database", error=str(exc)))
+    finally:
+        session.close()
+    return sorted(reports, key=lambda r: r.table)
+
+
+def _load(warehouse: Warehouse, layout: LakeLayout, table: TableConfig, report: TableReport) -> None:
+    """Apply the table's pending lake commits; a failure is added to the report."""
+    try:
+        loaded = load_table(warehouse, layout, table)
+        if loaded is not None:
+            report.rows_loaded = loaded.rows
+            report.schema_changes = loaded.added + loaded.widened
+    except ShopflowError as exc:
+        report.error = str(exc) if report.error is None else f"{report.error}\n{exc}"
+        log.error("loading %s failed: %s", report.table, exc)

@@ -6,8 +6,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from shopflow.config.model import PipelineConfig
+from shopflow.config.model import DatabaseSource, FileSource, PipelineConfig
 from shopflow.pipeline.layout import LakeLayout
+from shopflow.storage import Location
 
 
 @dataclass
@@ -25,30 +26,48 @@ class TableStatus:
 
 def pipeline_status(config: PipelineConfig) -> list[TableStatus]:
     """The state of every table of the pipeline; works before the first run too."""
+    from shopflow.sources.database.watermark import Watermark
     from shopflow.warehouse.base import open_warehouse
 
     warehouse = open_warehouse(config.warehouse, read_only=True) if Path(config.warehouse.path).exists() else None
     statuses = []
     try:
         for source in config.sources:
-            for table in source.tables:
-                layout = LakeLayout(config, source.name, table.name)
+            for name in _table_names(config, source):
+                layout = LakeLayout(config, source.name, name)
                 commits = layout.main.commits()
                 files = {f.url for c in commits for f in c.files}
                 last = commits[-1] if commits else None
+                stored = next((c.watermark for c in reversed(commits) if c.watermark), None)
+                watermark = Watermark.from_text(stored) if isinstance(source, DatabaseSource) else None
                 statuses.append(TableStatus(
-                    table=table.name,
+                    table=name,
                     lake_version=layout.main.version(),
                     applied_version=warehouse.applied_version(layout.key) if warehouse else -1,
-                    warehouse_rows=warehouse.row_count(table.name) if warehouse else None,
+                    warehouse_rows=warehouse.row_count(name) if warehouse else None,
                     last_commit=(
                         datetime.fromtimestamp(last.timestamp_ms / 1000, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
                         if last else None
                     ),
                     files_consumed=len(files),
-                    watermark=next((c.watermark for c in reversed(commits) if c.watermark), None),
+                    watermark=watermark.describe() if watermark is not None else stored,
                 ))
     finally:
         if warehouse is not None:
             warehouse.close()
     return statuses
+
+
+def _table_names(config: PipelineConfig, source: FileSource | DatabaseSource) -> list[str]:
+    """A file source's tables; a database source's named tables and those its globs put in the lake."""
+    if isinstance(source, FileSource):
+        return [t.name for t in source.tables]
+    names = {source.table_name(t.name) for t in source.tables if not t.is_pattern}
+    folder = Location(config.lake, config.storage).join("raw", source.name)
+    fs = folder.filesystem()
+    try:
+        found = fs.ls(folder.path, detail=False)
+    except FileNotFoundError:
+        found = []
+    names.update(str(path).rstrip("/").rsplit("/", 1)[-1] for path in found)
+    return sorted(names)

@@ -1,0 +1,32 @@
+-- One row per real order: test orders are left out.
+select
+    id as transaction_id,
+    name as order_name,
+    order_number,
+    user_id,
+    email,
+    phone,
+    location_id,
+    device_id,
+    nullif(gateway, '') as payment_type,
+    checkout_id,
+    checkout_id is not null as is_online_order,
+    source_name,
+    financial_status,
+    fulfillment_status,
+    currency,
+    {{ money('total_price') }} as total_price,
+    {{ money('subtotal_price') }} as subtotal_price,
+    {{ money('total_tax') }} as total_tax,
+    {{ money('total_discounts') }} as total_discounts,
+    {{ money('total_line_items_price') }} as total_line_items_price,
+    {{ money('total_price_usd') }} as total_price_usd,
+    buyer_accepts_marketing,
+    {{ utc('created_at') }} as created_at,
+    {{ utc('processed_at') }} as processed_at,
+    {{ utc('updated_at') }} as updated_at,
+    {{ utc('closed_at') }} as closed_at,
+    {{ utc('cancelled_at') }} as cancelled_at,
+    cancel_reason
+from {{ source('raw', 'orders') }}
+where coalesce(test, false) = false

@@ -1,0 +1,69 @@
+"""The SQL that reads a resolved table: its rows past the watermark, or just its keys."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from shopflow.sources.database.catalog import DELETED, ResolvedTable
+from shopflow.sources.database.watermark import Watermark, cursor_filter
+from shopflow.sql import quote_literal
+
+_NUMERIC = ("TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "FLOAT", "DOUBLE", "DECIMAL", "U")
+
+
+@dataclass(frozen=True)
+class Stamp:
+    """The lake metadata every row of one extract carries."""
+
+    batch: str
+    file: str
+    loaded_at: datetime
+
+    def columns(self) -> list[str]:
+        """`_sf_batch, _sf_file, _sf_load_date, _sf_loaded_at` as SQL constants."""
+        return [
+            f"{quote_literal(self.batch)} AS _sf_batch",
+            f"{quote_literal(self.file)} AS _sf_file",
+            f"{quote_literal(self.loaded_at.strftime('%Y-%m-%d'))} AS _sf_load_date",
+            f"CAST({quote_literal(self.loaded_at.isoformat())} AS TIMESTAMP WITH TIME ZONE) AS _sf_loaded_at",
+        ]
+
+
+def deleted_flag(table: ResolvedTable) -> str:
+    """True for a row the source marks deleted: a true flag, a non-zero number, or any value set (deleted_at)."""
+    column = table.soft_delete
+    if column is None:
+        return "false"
+    value = column.value()
+    if column.sql_type == "BOOLEAN":
+        return f"coalesce({value}, false)"
+    if column.sql_type.startswith(_NUMERIC):
+        return f"coalesce({value} <> 0, false)"
+    return f"{value} IS NOT NULL"
+
+
+def rows_sql(database: str, table: ResolvedTable, watermark: Watermark | None, stamp: Stamp) -> str:
+    """The rows to extract: every column read, the deleted flag if kept, the lake metadata."""
+    select = [c.select() for c in table.columns]
+    if table.marks_deletes:
+        select.append(f"{deleted_flag(table)} AS {DELETED}")
+    select += stamp.columns()
+    where = _filters(table)
+    if watermark is not None and table.cursor is not None:
+        predicate = cursor_filter(table.cursor.value(), table.cursor.sql_type, watermark, table.settings.lookback)
+        if predicate:
+            where.insert(0, predicate)
+    clause = f" WHERE {' AND '.join(where)}" if where else ""
+    return f"SELECT {', '.join(select)} FROM {table.relation}{clause}"
+
+
+def keys_sql(database: str, table: ResolvedTable) -> str:
+    """The primary keys of every row the table's selection holds now (for reconcile)."""
+    where = _filters(table)
+    clause = f" WHERE {' AND '.join(where)}" if where else ""
+    return f"SELECT {', '.join(c.select() for c in table.key)} FROM {table.relation}{clause}"
+
+
+def _filters(table: ResolvedTable) -> list[str]:
+    return [f"({table.settings.filter})"] if table.settings.filter else []

@@ -1,0 +1,6 @@
+"""The transform step: the pipeline's dbt project, run in-process on the pipeline's warehouse."""
+
+from shopflow.transform.report import ModelResult, TestResult, TransformReport
+from shopflow.transform.runner import run_transform
+
+__all__ = ["ModelResult", "TestResult", "TransformReport", "run_transform"]

@@ -1,0 +1,171 @@
+"""Run the pipeline's dbt project in-process (`dbt build`) against the pipeline's warehouse."""
+
+from __future__ import annotations
+
+import logging
+import time
+from pathlib import Path
+from typing import Any
+
+from shopflow.config.model import PipelineConfig
+from shopflow.errors import ConfigError, ShopflowError, WarehouseError
+from shopflow.transform.profile import PROFILE, TARGET, dbt_environment, work_dir, write_profile
+from shopflow.transform.report import FAILED, TransformReport, collect
+
+log = logging.getLogger(__name__)
+
+
+def run_transform(
+    config: PipelineConfig, *, select: list[str] | None = None, full_refresh: bool = False
+) -> TransformReport:
+    """Build the models of `config.transform.project` and run their tests, in the warehouse.
+
+    Two dbt steps: `dbt build` of everything but data tests (seeds, snapshots, unit tests and
+    models, in dependency order), then `dbt test` of the data tests. A model that fails skips
+    only the models that depend on it; a failing data test is reported and blocks nothing, so
+    one bad row never leaves every downstream table stale. The raw tables are read through the
+    project's `raw` source and never changed. A DuckDB warehouse must not be open for writing
+    elsewhere while this runs.
+
+    Args:
+        config: The pipeline; its `transform` section names the dbt project.
+        select: dbt node selectors (`orders_table+`, `tag:daily`); all nodes if None.
+        full_refresh: Rebuild incremental models from scratch.
+
+    Returns:
+        Each model's and test's outcome, and where dbt's log is.
+
+    Raises:
+        ConfigError: No transform section, no project folder, or no dbt_project.yml in it.
+        WarehouseError: The warehouse does not exist yet or cannot be reached.
+        ShopflowError: dbt could not parse or compile the project.
+    """
+    clock = time.perf_counter()
+    project = check_project(config)
+    check_warehouse(config)
+    folder = work_dir(config)
+    write_profile(config, folder)
+    log_path = folder / "logs" / "dbt.log"
+    common = [
+        "--project-dir", str(project),
+        "--profiles-dir", str(folder),
+        "--profile", PROFILE,
+        "--target", TARGET,
+        "--target-path", str(folder / "target"),
+        "--log-path", str(log_path.parent),
+        "--log-level", "none",
+        "--log-level-file", "debug",
+        "--no-use-colors-file",
+        "--no-send-anonymous-usage-stats",
+        "--no-version-check",
+    ]
+    selectors = [part for item in select or [] for part in item.split()]
+    if selectors:
+        common += ["--select", *selectors]
+    with dbt_environment(config):
+        build = _invoke(
+            ["build", *common, "--exclude-resource-type", "test", *(["--full-refresh"] if full_refresh else [])],
+            config, project, log_path,
+        )
+        models, tests = collect(build)
+        # Data tests of a model that did not build would test a missing or stale table.
+        unbuilt = [m.name for m in models if m.status != "success"]
+        checks = _invoke(
+            ["test", *common, "--exclude-resource-type", "unit_test", *(["--exclude", *unbuilt] if unbuilt else [])],
+            config, project, log_path,
+        )
+    tests += collect(checks)[1]
+    ok = not any(m.status in FAILED for m in models) and not any(t.status in FAILED for t in tests)
+    return TransformReport(ok=ok, models=models, tests=tests, log_path=log_path, seconds=time.perf_counter() - clock)
+
+
+def check_project(config: PipelineConfig) -> Path:
+    """The dbt project folder of `config`, after checking it holds a dbt_project.yml and the schema is free."""
+    from shopflow.warehouse.base import RAW_SCHEMA, STATE_SCHEMA
+
+    if config.transform is None:
+        raise ConfigError(
+            f"pipeline {config.pipeline!r} has no transform step",
+            fix="add `transform: {project: dbt}` to shopflow.yml, naming the folder of your dbt project",
+        )
+    if config.transform.schema_name in (RAW_SCHEMA, STATE_SCHEMA):
+        raise ConfigError(
+            f"transform.schema {config.transform.schema_name!r} is where shopflow loads; models would overwrite it",
+            fix="set transform.schema to a schema of its own, e.g. analytics (the default)",
+        )
+    project = Path(config.transform.project)
+    if not project.is_dir():
+        raise ConfigError(
+            f"the dbt project folder {project} does not exist",
+            fix="set transform.project in shopflow.yml to the folder that holds dbt_project.yml",
+        )
+    if not (project / "dbt_project.yml").is_file():
+        raise ConfigError(
+            f"{project} has no dbt_project.yml, so it is not a dbt project",
+            fix=f"add {project / 'dbt_project.yml'} (name, version, profile: shopflow), or point transform.project "
+            "at the folder that has one",
+        )
+    return project
+
+
+def check_warehouse(config: PipelineConfig) -> None:
+    """Fail early, with a fix, if dbt could not open the warehouse."""
+    warehouse = config.warehouse
+    if warehouse.type == "duckdb":
+        import duckdb
+
+        if not Path(warehouse.path).is_file():
+            raise WarehouseError(
+                f"the warehouse {warehouse.path} does not exist yet, so there are no raw tables to model",
+                fix="run `shopflow run` first",
+            )
+        try:
+            duckdb.connect(warehouse.path).close()
+        except duckdb.IOException as exc:
+            raise WarehouseError(
+                f"cannot open the DuckDB warehouse {warehouse.path} for the transform: {exc}",
+                fix="another process (a shopflow run, a DuckDB client) holds it; wait for it to finish or close it",
+            ) from exc
+        return
+    import psycopg
+
+    password = warehouse.password.get_secret_value() if warehouse.password is not None else None
+    try:
+        psycopg.connect(
+            host=warehouse.host, port=warehouse.port, user=warehouse.user, password=password,
+            dbname=warehouse.database, connect_timeout=10,
+        ).close()
+    except psycopg.Error as exc:
+        raise WarehouseError(
+            f"cannot connect to the PostgreSQL warehouse {warehouse.describe()}: {str(exc).strip()}",
+            fix="check warehouse host, port, user and database in shopflow.yml, and that the password variable is set",
+        ) from exc
+
+
+def _invoke(args: list[str], config: PipelineConfig, project: Path, log_path: Path) -> list[Any]:
+    """Run one dbt command in this process and return its node results; release DuckDB's file lock after."""
+    from dbt.cli.main import dbtRunner
+
+    log.info("dbt %s", " ".join(args))
+    try:
+        outcome = dbtRunner().invoke(args)
+    finally:
+        if config.warehouse.type == "duckdb":
+            _close_duckdb()
+    if outcome.exception is not None or outcome.result is None:
+        raise ShopflowError(
+            f"dbt could not run the project {project}: {outcome.exception}",
+            fix=f"correct the project as the message says; dbt's full log is {log_path}",
+        )
+    return list(getattr(outcome.result, "results", []))
+
+
+def _close_duckdb() -> None:
+    from dbt.adapters.duckdb.connections import DuckDBConnectionManager
+
+    env = DuckDBConnectionManager._ENV
+    if env is not None:
+        try:
+            env.close()
+        finally:
+            DuckDBConnectionManager.close_all_connections()
