@@ -5,12 +5,16 @@ from __future__ import annotations
 import logging
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from shopflow.errors import ShopflowError
+
+if TYPE_CHECKING:
+    from shopflow.sources.cdc import CdcSettings
 
 app = typer.Typer(
     name="shopflow",
@@ -56,9 +60,12 @@ def init(
 
 @app.command()
 def run(config: ConfigOption = Path("shopflow.yml"), verbose: VerboseOption = False) -> None:
-    """Extract every source table into the lake, then load the lake into the warehouse.
+    """Extract every source table into the lake, load the lake into the warehouse, then build the models.
 
-    Exit codes: 0 done, 1 a table failed, 2 bad usage or configuration, 3 done with
+    The models (the pipeline's dbt project, `transform:` in shopflow.yml) run last, unless
+    `transform: {after_run: false}`; `shopflow transform` runs them alone.
+
+    Exit codes: 0 done, 1 a table or a model or data test failed, 2 bad usage or configuration, 3 done with
     quarantined records (see raw._quarantine).
     """
     from shopflow.cli.render import RichProgress, print_report
@@ -70,6 +77,12 @@ def run(config: ConfigOption = Path("shopflow.yml"), verbose: VerboseOption = Fa
     with RichProgress(console) as progress:
         report = run_pipeline(pipeline, progress)
     print_report(console, report, pipeline)
+    if report.transform is not None:
+        from shopflow.cli.render import print_transform_report
+
+        print_transform_report(console, report.transform)
+    elif report.transform_error:
+        err_console.print(f"[red]transform failed:[/red] {escape(report.transform_error)}", highlight=False)
     raise typer.Exit(report.exit_code)
 
 
@@ -111,6 +124,53 @@ def status(config: ConfigOption = Path("shopflow.yml")) -> None:
 
     pipeline = load_config(config)
     print_status(console, pipeline_status(pipeline))
+
+
+cdc_app = typer.Typer(help="Change data capture sources: the replication slot's state, and dropping it.",
+                      no_args_is_help=True)
+app.add_typer(cdc_app, name="cdc")
+
+
+def _cdc_sources(config: Path, source: str | None) -> list[tuple[str, CdcSettings]]:
+    from shopflow.config import load_config
+    from shopflow.config.model import DatabaseSource
+    from shopflow.errors import ConfigError
+    from shopflow.sources.cdc.from_config import cdc_settings
+
+    pipeline = load_config(config)
+    found = [s for s in pipeline.sources if isinstance(s, DatabaseSource) and s.cdc is not None
+             and (source is None or s.name == source)]
+    if not found:
+        raise ConfigError(f"{config} has no change data capture source{f' named {source!r}' if source else ''}",
+                          fix="add cdc: {} to a postgres source, or pass --source with its name")
+    return [(s.name, cdc_settings(pipeline, s)) for s in found]
+
+
+SourceOption = Annotated[str | None, typer.Option("--source", help="Only this source (default: every cdc source).")]
+
+
+@cdc_app.command("status")
+def cdc_status(config: ConfigOption = Path("shopflow.yml"), source: SourceOption = None) -> None:
+    """Show each capture slot's retained WAL (warns above cdc.max_lag_bytes)."""
+    from shopflow.sources.cdc.slot import retained_wal
+
+    for name, settings in _cdc_sources(config, source):
+        held = retained_wal(settings)
+        state = "no slot yet (the next run creates it)" if held is None else f"{held:,} bytes of WAL retained"
+        console.print(f"{name}: slot {settings.slot}: {state}", highlight=False)
+
+
+@cdc_app.command("drop")
+def cdc_drop(config: ConfigOption = Path("shopflow.yml"), source: SourceOption = None) -> None:
+    """Drop the replication slot and publication shopflow created, so the database stops keeping WAL for it.
+
+    The next run starts over with a fresh snapshot of every captured table.
+    """
+    from shopflow.sources.cdc.slot import drop
+
+    for name, settings in _cdc_sources(config, source):
+        dropped = drop(settings)
+        console.print(f"{name}: " + (", ".join(dropped) if dropped else "nothing to drop"), highlight=False)
 
 
 def main() -> None:

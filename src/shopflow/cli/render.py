@@ -84,7 +84,7 @@ def print_report(console: Console, report: RunReport, config: PipelineConfig) ->
     if report.quarantined:
         console.print(
             f"[yellow]{report.quarantined:,} records quarantined[/yellow]: "
-            f"SELECT * FROM raw._quarantine in {config.warehouse.path}"
+            f"SELECT * FROM raw._quarantine in {config.warehouse.describe()}"
         )
 
 

@@ -270,6 +270,16 @@ class TableSettings:
             )
 
 
+class CdcOptions(_Strict):
+    """Change data capture (PostgreSQL logical replication) instead of reading the tables each run."""
+
+    slot: str | None = Field(None, description="the slot shopflow owns; default shopflow_<pipeline>_<source>")
+    publication: str | None = Field(None, description="the publication of the captured tables; default the slot's name")
+    max_changes_per_batch: int = Field(500_000, gt=0, description="changes per lake commit (whole transactions)")
+    max_lag_bytes: int = Field(1 << 30, gt=0, description="warn when the slot holds back more WAL than this")
+    batch_rows: int = Field(50_000, gt=0, description="rows per Arrow batch while reading")
+
+
 class DatabaseSource(_Strict):
     """Tables of a PostgreSQL, MySQL/MariaDB or SQLite database, read through DuckDB's scanners."""
 
@@ -292,6 +302,7 @@ class DatabaseSource(_Strict):
     exclude: list[str] = Field(default_factory=list, description="globs of tables not to read")
     defaults: DatabaseTableOptions = Field(default_factory=DatabaseTableOptions)
     tables: list[DatabaseTable] = Field(default_factory=list)
+    cdc: CdcOptions | None = Field(None, description="capture changes by logical replication (postgres only)")
 
     @field_validator("name")
     @classmethod
@@ -336,6 +347,8 @@ class DatabaseSource(_Strict):
                     raise ValueError(f"url of a {self.type} source must start with {_URL_SCHEMES[self.type][0]}://")
             elif not self.database:
                 raise ValueError(f"a {self.type} source needs database: (or url:)")
+        if self.cdc is not None:
+            self._check_cdc()
         exact = [t.name for t in self.tables if not t.is_pattern]
         twice = sorted({n for n in exact if exact.count(n) > 1})
         if twice:
@@ -344,6 +357,20 @@ class DatabaseSource(_Strict):
         for table in self.tables:
             self.settings_for(table.name).check(f"table {table.name!r}")
         return self
+
+    def _check_cdc(self) -> None:
+        if self.type != "postgres":
+            raise ValueError(f"cdc: needs type: postgres (logical replication); this source is {self.type}")
+        if not self.tables or any(t.is_pattern for t in self.tables):
+            raise ValueError("cdc: captures the tables listed by name under tables: (no globs); list them")
+        for table in self.tables:
+            odd = [k for k in ("mode", "cursor", "lookback", "soft_delete", "reconcile", "filter", "write_disposition")
+                   if getattr(table, k)] + (["exclude_columns"] if table.exclude_columns else [])
+            if odd:
+                raise ValueError(
+                    f"table {table.name!r}: {', '.join(odd)} do not apply with cdc: (every change is captured and "
+                    "merged by primary key); remove them"
+                )
 
     def entry_for(self, table: str) -> DatabaseTable | None:
         """The `tables:` entry of `table`: its own, else the first glob it matches."""

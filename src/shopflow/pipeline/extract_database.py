@@ -89,10 +89,11 @@ def extract_database_table(
     if result.text_columns:
         log.warning("table %s: %d columns read as text: %s", table.name, len(result.text_columns),
                     "; ".join(result.text_columns))
-    # An incremental run that read nothing and moved no watermark commits nothing.
+    # An incremental run that read nothing and moved no watermark commits nothing, unless the
+    # table has no lake commit yet: an empty source table still becomes a (typed, empty) table.
     unchanged = watermark is not None and watermark.to_text() == (
         previous or Watermark(watermark.cursor, watermark.kind)).to_text()
-    if stream.rows or stream.deleted or not unchanged:
+    if stream.rows or stream.deleted or not unchanged or not commits:
         commit = Commit(version=-1, batch=stamp.batch, run=run_id, outputs={table.name: stream.rows + stream.deleted},
                         watermark=watermark.to_text() if watermark is not None else None)
         layout.main.append(pa.RecordBatchReader.from_batches(target, iter([])), commit.to_metadata())

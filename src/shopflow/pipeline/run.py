@@ -26,6 +26,8 @@ from shopflow.warehouse.base import Warehouse, open_warehouse
 if TYPE_CHECKING:
     import duckdb
 
+    from shopflow.transform.report import TransformReport
+
 log = logging.getLogger(__name__)
 
 EXIT_OK, EXIT_FAILED, EXIT_QUARANTINED = 0, 1, 3
@@ -57,6 +59,8 @@ class RunReport:
     pipeline: str
     tables: list[TableReport] = field(default_factory=list)
     seconds: float = 0.0
+    transform: TransformReport | None = None
+    transform_error: str | None = None
 
     @property
     def quarantined(self) -> int:
@@ -65,8 +69,10 @@ class RunReport:
 
     @property
     def exit_code(self) -> int:
-        """0 done, 1 a table failed, 3 done with quarantined records."""
-        if any(t.error for t in self.tables):
+        """0 done, 1 a table or the transform failed, 3 done with quarantined records."""
+        if any(t.error for t in self.tables) or self.transform_error:
+            return EXIT_FAILED
+        if self.transform is not None and not self.transform.ok:
             return EXIT_FAILED
         return EXIT_QUARANTINED if self.quarantined else EXIT_OK
 
@@ -105,6 +111,8 @@ def run_pipeline(config: PipelineConfig, progress: RunProgress | None = None) ->
                 if isinstance(source, FileSource):
                     for table in source.tables:
                         report.tables.append(_file_table(con, config, source, table, warehouse, report.run_id, hooks))
+                elif source.cdc is not None:
+                    report.tables.extend(_cdc_source(con, config, source, warehouse, report.run_id, hooks))
                 else:
                     report.tables.extend(_database_source(config, source, warehouse, report.run_id, hooks, taken))
         finally:
@@ -116,7 +124,21 @@ def run_pipeline(config: PipelineConfig, progress: RunProgress | None = None) ->
             sum(sum(t.rows_loaded.values()) for t in report.tables), report.quarantined,
             [f"{t.table}: {t.error}" for t in report.tables if t.error],
         )
+    # After the warehouse is closed: dbt opens it itself (DuckDB allows one writer).
+    if config.transform is not None and config.transform.after_run:
+        _transform(config, report)
     return report
+
+
+def _transform(config: PipelineConfig, report: RunReport) -> None:
+    """Run the pipeline's dbt project; a failure is reported, the loaded raw data stays."""
+    from shopflow.transform import run_transform
+
+    try:
+        report.transform = run_transform(config)
+    except ShopflowError as exc:
+        report.transform_error = str(exc)
+        log.error("transform failed: %s", exc)
 
 
 def _file_table(
@@ -142,6 +164,40 @@ def _file_table(
     # Load even after a failed extract: earlier commits still belong in the warehouse.
     _load(warehouse, LakeLayout(config, source.name, table.name), table, report)
     return report
+
+
+def _cdc_source(
+    con: duckdb.DuckDBPyConnection, config: PipelineConfig, source: DatabaseSource, warehouse: Warehouse,
+    run_id: str, hooks: RunProgress,
+) -> list[TableReport]:
+    """Capture the changes of `source`'s tables into the lake (one slot per source), then load each table."""
+    from shopflow.pipeline.extract_cdc import extract_cdc
+    from shopflow.sources.cdc.from_config import cdc_settings, cdc_table_config
+
+    settings = cdc_settings(config, source)
+    failure = ""
+    for table in settings.tables:
+        hooks.table_started(table.name)
+    try:
+        captured = extract_cdc(con, config, source.name, settings, run_id)
+    except ShopflowError as exc:
+        log.error("capturing changes of source %s failed: %s", source.name, exc)
+        captured = None
+        failure = str(exc)
+    reports = []
+    for table in settings.tables:
+        report = TableReport(table.name, kind="database")
+        reports.append(report)
+        result = captured.tables.get(table.name) if captured is not None else None
+        if result is None:
+            report.error = failure if captured is None else f"no capture result for {table.qualified}"
+        else:
+            report.rows_extracted = result.snapshot_rows + result.changes
+            report.watermark = result.watermark
+        known_key = result.primary_key if result is not None else []
+        _load(warehouse, LakeLayout(config, source.name, table.name), cdc_table_config(source, table, known_key),
+              report)
+    return reports
 
 
 def _database_source(

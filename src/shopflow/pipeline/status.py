@@ -29,7 +29,11 @@ def pipeline_status(config: PipelineConfig) -> list[TableStatus]:
     from shopflow.sources.database.watermark import Watermark
     from shopflow.warehouse.base import open_warehouse
 
-    warehouse = open_warehouse(config.warehouse, read_only=True) if Path(config.warehouse.path).exists() else None
+    warehouse = (
+        open_warehouse(config.warehouse, read_only=True)
+        if config.warehouse.type == "postgres" or Path(config.warehouse.path).exists()
+        else None
+    )
     statuses = []
     try:
         for source in config.sources:

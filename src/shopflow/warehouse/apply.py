@@ -58,8 +58,11 @@ def apply_job(session: LoadSession, job: LoadJob) -> LoadResult:
 
     staged = _stage(session, job, table.name, batches, STAGE)
     target = qualified(RAW_SCHEMA, table.name)
-    # A commit whose files were all quarantined has no rows (and maybe not even the key columns).
-    has_rows = bool(staged) or (staged is not None and table.write_disposition == "replace")
+    # A commit whose files were all quarantined has no rows and no data columns; an empty
+    # source table has no rows but its columns, and still becomes an (empty) warehouse table.
+    has_rows = bool(staged) or (
+        staged is not None and (table.write_disposition == "replace" or _has_data_columns(session, keys))
+    )
     columns = _prepare_table(session, table.name, STAGE, result) if has_rows else None
     children = [(child, f"_sf_child_{i}") for i, child in enumerate(job.children)]
     child_columns: dict[str, list[str]] = {}
@@ -109,6 +112,15 @@ def apply_job(session: LoadSession, job: LoadJob) -> LoadResult:
             f"{commit.version}, {quote_literal(commit.batch)}, {quote_literal(commit.run)}, {quote_literal(now)})"
         )
     return result
+
+
+_LEDGER_ONLY = {ORDINAL, "_sf_batch", "_sf_file", "_sf_load_date"}
+
+
+def _has_data_columns(session: LoadSession, keys: list[str]) -> bool:
+    """True if the staged rows carry columns of their own (and the key), not just the ledger's."""
+    staged = session.columns(TEMP, STAGE) or {}
+    return bool(set(staged) - _LEDGER_ONLY) and all(k in staged for k in keys)
 
 
 def _batch_order(job: LoadJob) -> str:

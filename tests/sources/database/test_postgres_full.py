@@ -133,3 +133,22 @@ def test_every_table_of_a_run_is_read_in_one_snapshot(pipeline: Pipeline, pg: ps
     assert pipeline.rows("b_payments", "id") == [(1,), (2,)]
     pipeline.run()
     assert pipeline.rows("b_payments", "id") == [(1,), (2,), (3,)]
+
+
+def test_an_empty_source_table_becomes_an_empty_warehouse_table(pipeline: Pipeline, pg: psycopg.Connection[Any],
+                                                               postgres_database: str) -> None:
+    # Models join to it (totesys' payment is empty in the first snapshot): it must exist, typed.
+    pg.execute("CREATE TABLE payment (payment_id integer PRIMARY KEY, amount numeric(10,2), last_updated timestamp)")
+    pipeline.source = postgres_source(
+        postgres_database, defaults={"mode": "incremental", "cursor": "last_updated", "write_disposition": "merge"},
+        tables=[{"name": "payment"}],
+    )
+
+    pipeline.run()
+
+    assert pipeline.rows("payment") == []
+    data_columns = [c for c in pipeline.columns("payment") if not c.startswith("_sf_")]
+    assert data_columns == ["payment_id", "amount", "last_updated"]
+    pg.execute("INSERT INTO payment VALUES (1, 9.99, now())")
+    pipeline.run()
+    assert pipeline.rows("payment", "payment_id, amount") == [(1, Decimal("9.99"))]
