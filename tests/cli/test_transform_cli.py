@@ -34,7 +34,9 @@ def test_glossier_run_then_transform_builds_the_models_and_keeps_the_example_cle
     before = sorted(str(p.relative_to(EXAMPLE)) for p in EXAMPLE.rglob("*"))
     config = str(EXAMPLE / "shopflow.yml")
 
-    assert shopflow("run", "-c", config, cwd=tmp_path, env=env).returncode == 0
+    first = shopflow("run", "-c", config, cwd=tmp_path, env=env)
+    assert first.returncode == 0, first.stdout + first.stderr
+    assert "models: 3 built, 0 failed, 0 skipped" in first.stdout  # `run` ends with the models
     done = shopflow("transform", "-c", config, cwd=tmp_path, env=env)
 
     assert done.returncode == 0, done.stdout + done.stderr
@@ -44,7 +46,7 @@ def test_glossier_run_then_transform_builds_the_models_and_keeps_the_example_cle
     assert "0 failed" in done.stdout.split("tests:")[1]
     assert f"dbt log: {tmp_path / 'glossier.dbt' / 'logs' / 'dbt.log'}" in done.stdout
 
-    # the next day arrives: one run loads it, one transform rebuilds only what is selected
+    # the next day arrives: a run loads it and rebuilds the models; a transform rebuilds only what is selected
     shutil.copytree(EXAMPLE / "more_data", data, dirs_exist_ok=True)
     assert shopflow("run", "-c", config, cwd=tmp_path, env=env).returncode == 0
     again = shopflow("transform", "-c", config, "--select", "orders_table", cwd=tmp_path, env=env)
@@ -56,9 +58,9 @@ def test_glossier_run_then_transform_builds_the_models_and_keeps_the_example_cle
         assert con.execute("SELECT count(*) FROM analytics.orders_table").fetchall() == [
             (_real_orders(EXAMPLE / "data", EXAMPLE / "more_data"),)
         ]
-        # users_table was not selected, so it still counts the orders of the first four days
+        # users_table was rebuilt by the run, so it counts the fifth day's orders too
         assert con.execute("SELECT sum(number_of_orders) FROM analytics.users_table").fetchall() == [
-            (_real_orders(EXAMPLE / "data"),)
+            (_real_orders(EXAMPLE / "data", EXAMPLE / "more_data"),)
         ]
     finally:
         con.close()
