@@ -12,14 +12,12 @@ import json
 import re
 import shutil
 from collections import defaultdict
-from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-import pytest
 import yaml
 
 from shopflow.config import load_config
@@ -142,15 +140,6 @@ def read_transactions(folder: Path, customers: dict[int, Customer]) -> tuple[dic
             status if status in ("completed", "pending", "refunded") else "unknown",
         )
     return usable, quarantined
-
-
-@pytest.fixture(params=["duckdb", "postgres"])
-def target(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Target]:
-    """A fresh warehouse of each kind in turn."""
-    if request.param == "duckdb":
-        yield Target("duckdb", tmp_path)
-    else:
-        yield Target("postgres", tmp_path, request.getfixturevalue("postgres_database"))
 
 
 def example_pipeline(target: Target, drop: Path) -> Path:

@@ -10,7 +10,6 @@ from __future__ import annotations
 import csv
 import shutil
 from collections import defaultdict
-from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
@@ -18,7 +17,6 @@ from pathlib import Path
 from typing import Any
 
 import openpyxl
-import pytest
 import yaml
 
 from shopflow.config import load_config
@@ -99,15 +97,6 @@ def expected_customer_countries(lines: list[Line]) -> dict[int, str]:
         if seen is None or (line.at, line.invoice_no) >= (seen.at, seen.invoice_no):
             latest[line.customer_id] = line
     return {c: "Unknown" if x.country in ("", "Unspecified") else x.country for c, x in latest.items()}
-
-
-@pytest.fixture(params=["duckdb", "postgres"])
-def target(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Target]:
-    """A fresh warehouse of each kind in turn."""
-    if request.param == "duckdb":
-        yield Target("duckdb", tmp_path)
-    else:
-        yield Target("postgres", tmp_path, request.getfixturevalue("postgres_database"))
 
 
 def example_pipeline(target: Target, drop: Path) -> Path:
