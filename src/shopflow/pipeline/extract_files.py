@@ -5,6 +5,11 @@ then the main table's commit, which records the files consumed. Only that last c
 the files count as consumed, so a run killed at any point rereads exactly the files whose
 commit did not land; rows it left in child or quarantine tables belong to a batch no ledger
 commit names, and are never loaded.
+
+Within a commit, runs of JSON files are read by one query each (`sources.files.chunks`). If
+that query fails, the file it blames is read alone and the others together again; failing
+that, every file of the run alone, so a bad file is quarantined on its own and a schema
+misfit names its file.
 """
 
 from __future__ import annotations
@@ -28,7 +33,15 @@ from shopflow.lake.ledger import Commit, FileEntry
 from shopflow.lake.schema import conform_batch, conformed_reader, target_schema
 from shopflow.pipeline.layout import LakeLayout
 from shopflow.pipeline.spool import Spool
-from shopflow.sources.files import FileExtract, PartialFileError, extract_file, quarantine_whole_file
+from shopflow.sources.files import (
+    FileExtract,
+    ManyFilesError,
+    PartialFileError,
+    extract_file,
+    extract_files,
+    quarantine_whole_file,
+)
+from shopflow.sources.files.chunks import chunks, readable_together
 from shopflow.storage import FileInfo, Location
 
 if TYPE_CHECKING:
@@ -39,6 +52,8 @@ log = logging.getLogger(__name__)
 # A commit takes files until it holds this many input bytes or files.
 COMMIT_BYTES = 512 << 20
 COMMIT_FILES = 1000
+# How often a failed query of many files is split around the file it blames, before reading one by one.
+MAX_SPLITS = 4
 
 
 @dataclass
@@ -137,6 +152,8 @@ class _Extraction:
         self.spool = Spool(tmp)
         # Each output's lake schema, read once and again after each of its commits.
         self._schemas: dict[str, pa.Schema | None] = {}
+        # Leaf paths of JSON dates and timestamps found not plain ISO 8601: read as text from then on.
+        self.text: set[str] = set()
 
     def extract_group(self, group: list[FileInfo], on_file: Callable[[FileInfo], None] | None) -> None:
         """Extract the files of `group` and commit them as one batch; a schema misfit stops at its file."""
@@ -144,47 +161,115 @@ class _Extraction:
                                    datetime.now(UTC))
         consumed: list[FileEntry] = []
         drift: SchemaDriftError | None = None
-        for file in group:
-            try:
-                extract = self._extract_file(file, origin)
-            except SchemaDriftError as exc:
-                drift = exc
+        for chunk in chunks(group, self.table):
+            extracts, drift = self._extract_chunk(chunk, origin)
+            for extract in extracts:
+                file = extract.file
+                if extract.failed:
+                    self.result.failed_files.append(f"{file.url}: {extract.failed}")
+                self.result.rows += extract.rows
+                self.result.quarantined += extract.quarantined
+                consumed.append(FileEntry(file.url, file.size, file.version, extract.rows))
+                if on_file:
+                    on_file(file)
+                checkpoint("file_extracted")
+            if drift is not None:
                 break
-            if extract.failed:
-                self.result.failed_files.append(f"{file.url}: {extract.failed}")
-            self.result.rows += extract.rows
-            self.result.quarantined += extract.quarantined
-            consumed.append(FileEntry(file.url, file.size, file.version, extract.rows))
-            if on_file:
-                on_file(file)
-            checkpoint("file_extracted")
         if consumed:
             self._commit(origin, consumed)
             self.result.commits += 1
         if drift is not None:
             raise drift
 
-    def _extract_file(self, file: FileInfo, origin: quarantine.Origin) -> FileExtract:
-        """Spool one file's outputs as a segment; a file that fails midway is quarantined whole."""
-        extract = FileExtract(file)
-        local = self.location.fetch(file, self.tmp)
+    def _extract_chunk(
+        self, chunk: list[FileInfo], origin: quarantine.Origin
+    ) -> tuple[list[FileExtract], SchemaDriftError | None]:
+        """Spool the files of `chunk`, in order; the extracts done, and the schema misfit that stopped it."""
+        local: dict[str, Path] = {}
+        done: list[FileExtract] = []
         try:
-            for output, batch in extract_file(self.con, local, file, self.table, origin, extract):
-                self.spool.add(output, self._conform(output, batch, file.url))
-            self.spool.keep_segment()
-        except PartialFileError as exc:
-            self.spool.drop_segment()
-            extract = FileExtract(file)
-            for output, batch in quarantine_whole_file(origin, file, local, exc.message, extract):
-                self.spool.add(output, batch)
-            self.spool.keep_segment()
-        except SchemaDriftError:
-            self.spool.drop_segment()
-            raise
+            for i, file in enumerate(chunk):
+                folder = self.tmp / str(i)  # object-store files of one name may sit in different folders
+                folder.mkdir(exist_ok=True)
+                local[file.url] = self.location.fetch(file, folder)
+            drift = self._read_together(chunk, local, origin, done, [MAX_SPLITS])
         finally:
-            if local != Path(file.url):
-                local.unlink(missing_ok=True)
-        return extract
+            for file in chunk:
+                if file.url in local and local[file.url] != Path(file.url):
+                    local[file.url].unlink(missing_ok=True)
+        return done, drift
+
+    def _read_together(
+        self, files: list[FileInfo], local: dict[str, Path], origin: quarantine.Origin, done: list[FileExtract],
+        splits: list[int],
+    ) -> SchemaDriftError | None:
+        """Spool `files` from one query; if that fails, the file it blames alone and the others again."""
+        if not files:
+            return None
+        while len(files) > 1 or readable_together(files[0], self.table):
+            results = [FileExtract(f) for f in files]
+            try:
+                for output, batch in extract_files(self.con, [local[f.url] for f in files], self.table, origin,
+                                                   results, frozenset(self.text)):
+                    self.spool.add(output, self._conform(output, batch, files[0].url if len(files) == 1 else ""))
+                self.spool.keep_segment()
+                done.extend(results)
+                return None
+            except ManyFilesError as exc:
+                self.spool.drop_segment()
+                if exc.leaf is not None and exc.leaf not in self.text:
+                    log.info("reading %s as text: %s", exc.leaf, exc.message)
+                    self.text.add(exc.leaf)
+                    continue
+                log.info("reading %s files together failed, reading them one by one: %s", len(files), exc.message)
+                if exc.file is not None and splits[0] > 0:
+                    splits[0] -= 1
+                    i = exc.file
+                    return (self._read_together(files[:i], local, origin, done, splits)
+                            or self._extract_file(files[i], local[files[i].url], origin, done)
+                            or self._read_together(files[i + 1:], local, origin, done, splits))
+                break
+            except SchemaDriftError:
+                self.spool.drop_segment()  # read one by one, the misfit names its file
+                break
+        for file in files:
+            drift = self._extract_file(file, local[file.url], origin, done)
+            if drift is not None:
+                return drift
+        return None
+
+    def _extract_file(
+        self, file: FileInfo, local: Path, origin: quarantine.Origin, done: list[FileExtract]
+    ) -> SchemaDriftError | None:
+        """Spool one file's outputs as a segment; a file that fails midway is quarantined whole.
+
+        A JSON-lines file that fails midway is read again line by line first.
+        """
+        by_line = False
+        while True:
+            extract = FileExtract(file)
+            try:
+                for output, batch in extract_file(self.con, local, file, self.table, origin, extract, by_line=by_line,
+                                                  text=frozenset(self.text)):
+                    self.spool.add(output, self._conform(output, batch, file.url))
+                self.spool.keep_segment()
+            except PartialFileError as exc:
+                self.spool.drop_segment()
+                if exc.leaf is not None and exc.leaf not in self.text:
+                    self.text.add(exc.leaf)
+                    continue
+                if exc.by_line and not by_line:
+                    by_line = True
+                    continue
+                extract = FileExtract(file)
+                for output, batch in quarantine_whole_file(origin, file, local, exc.message, extract):
+                    self.spool.add(output, batch)
+                self.spool.keep_segment()
+            except SchemaDriftError as exc:
+                self.spool.drop_segment()
+                return exc
+            done.append(extract)
+            return None
 
     def _lake_schema(self, output: str) -> pa.Schema | None:
         if output not in self._schemas:

@@ -15,11 +15,15 @@ from shopflow.column_types import ColumnType, parse_column_type
 from shopflow.config.model import FileTable
 from shopflow.errors import SourceError
 from shopflow.naming import normalize_name
+from shopflow.sources.files.decimals import decimal_cast, lossy
+from shopflow.sources.files.json_read import SOURCE
 from shopflow.sql import quote_identifier, quote_literal
 
 if TYPE_CHECKING:
     import duckdb
     from duckdb.sqltypes import DuckDBPyType
+
+    from shopflow.sources.files.readers import FileRead
 
 _NORMAL_TYPES = {
     "TINYINT": "BIGINT", "SMALLINT": "BIGINT", "INTEGER": "BIGINT", "UTINYINT": "BIGINT",
@@ -27,24 +31,29 @@ _NORMAL_TYPES = {
     "FLOAT": "DOUBLE", "UUID": "VARCHAR", "JSON": "VARCHAR", "TIMESTAMP_S": "TIMESTAMP",
     "TIMESTAMP_MS": "TIMESTAMP", "TIMESTAMP_NS": "TIMESTAMP", "NULL": "VARCHAR", '"NULL"': "VARCHAR",
 }
-# Exact parse of a decimal string, to tell whether a cast to a smaller scale lost digits.
-_EXACT = "DECIMAL(38,18)"
 
 ERROR = "_sf_error"
 RAW = "_sf_raw"
 
 
-def shape_records(con: duckdb.DuckDBPyConnection, records_sql: str, table: FileTable) -> str:
-    """A query projecting `records_sql` to the table's names and types plus `_sf_error` and `_sf_raw`.
+def shape_records(con: duckdb.DuckDBPyConnection, read: FileRead, table: FileTable) -> str:
+    """A query projecting `read`'s records to the table's names and types plus `_sf_error` and `_sf_raw`.
 
-    Binding `records_sql` tells its columns and types without running it.
+    When the reader does not know the records' columns, binding its query tells them without
+    running it. A `_sf_src` column (the file of each row) is passed through.
 
     Raises:
         SourceError: Two source columns normalise to the same name, or a primary-key or
             cursor column is missing from the file.
     """
-    relation = con.sql(records_sql)
-    names = [normalize_name(c) for c in relation.columns]
+    if read.columns is not None:
+        raw_columns = [name for name, _ in read.columns]
+        types = [dtype for _, dtype in read.columns]
+    else:
+        relation = con.sql(read.sql)
+        raw_columns = [c for c in relation.columns if c != SOURCE or not read.source]
+        types = [t for c, t in zip(relation.columns, relation.types, strict=True) if c != SOURCE or not read.source]
+    names = [normalize_name(c) for c in raw_columns]
     duplicates = {n for n in names if names.count(n) > 1}
     if duplicates:
         raise SourceError(
@@ -61,41 +70,51 @@ def shape_records(con: duckdb.DuckDBPyConnection, records_sql: str, table: FileT
                 table=table.name,
             )
     projections: list[str] = []
+    casts: list[str] = []  # each declared cast once, in an inner query, for its value and its check
     errors: list[str] = []
-    for raw_name, name, dtype in zip(relation.columns, names, relation.types, strict=True):
+    for raw_name, name, dtype in zip(raw_columns, names, types, strict=True):
         source = quote_identifier(raw_name)
         target = quote_identifier(name)
         if name in declared:
             column_type, rounding = declared[name]
-            projections.append(f"TRY_CAST({source} AS {column_type.sql}) AS {target}")
-            errors.append(_cast_error(source, name, column_type, rounding))
+            cast = f"_sf_cast{len(casts)}"
+            text = str(dtype) == "VARCHAR"
+            value = (
+                decimal_cast(source, column_type, text) if column_type.is_decimal
+                else f"TRY_CAST({source} AS {column_type.sql})"
+            )
+            casts.append(f"{value} AS {cast}")
+            projections.append(f"{cast} AS {target}")
+            errors.append(_cast_error(source, cast, name, column_type, rounding, text))
         else:
             projections.append(f"{_normalised(source, dtype, table, name)} AS {target}")
     for key in table.primary_key:
-        raw_key = quote_identifier(relation.columns[names.index(normalize_name(key))])
+        raw_key = quote_identifier(raw_columns[names.index(normalize_name(key))])
         errors.append(f"CASE WHEN {raw_key} IS NULL THEN {quote_literal(f'primary key {key} is null')} END")
     error_sql = f"NULLIF(concat_ws('; ', {', '.join(errors)}), '')" if errors else "NULL::VARCHAR"
-    # `_row` is the whole input row as a struct: serialised only for bad rows.
-    sql = (
-        f"SELECT {', '.join(projections)}, {error_sql} AS {ERROR}, "
-        f"CASE WHEN {error_sql} IS NOT NULL THEN to_json(_row)::VARCHAR END AS {RAW} FROM ({records_sql}) AS _row"
+    # The input row as a struct, serialised only for bad rows.
+    row = "struct_pack(" + ", ".join(f"{quote_identifier(c)} := {quote_identifier(c)}" for c in raw_columns) + ")"
+    passed = f", {SOURCE}" if read.source else ""
+    outputs = ", ".join(quote_identifier(n) for n in names)
+    inputs = ", ".join([*(quote_identifier(c) for c in raw_columns), *casts]) + passed
+    return (
+        f"SELECT {outputs}{passed}, {ERROR}, CASE WHEN {ERROR} IS NOT NULL THEN to_json(_sf_row)::VARCHAR END "
+        f"AS {RAW} FROM (SELECT {', '.join(projections)}{passed}, {error_sql} AS {ERROR}, {row} AS _sf_row "
+        f"FROM (SELECT {inputs} FROM ({read.sql}) AS _records) AS _cast)"
     )
-    return sql
 
 
-def _cast_error(source: str, name: str, column_type: ColumnType, rounding: bool) -> str:
-    fails = f"{source} IS NOT NULL AND TRY_CAST({source} AS {column_type.sql}) IS NULL"
+def _cast_error(source: str, cast: str, name: str, column_type: ColumnType, rounding: bool, text: bool) -> str:
+    """Why `source` does not fit its declared type (`cast` holds TRY_CAST of it), or NULL."""
     message = f"'{name}: cannot cast ' || {source}::VARCHAR || ' to {column_type.sql}'"
-    check = f"CASE WHEN {fails} THEN {message} END"
-    if column_type.is_decimal and not rounding:
-        lossy = (
-            f"TRY_CAST({source}::VARCHAR AS {_EXACT}) <> TRY_CAST({source} AS {column_type.sql})"
-        )
+    check = f"CASE WHEN {source} IS NOT NULL AND {cast} IS NULL THEN {message} END"
+    lost = lossy(source, cast, column_type, text) if column_type.is_decimal and not rounding else None
+    if lost is not None:
         message_lossy = (
             f"'{name}: ' || {source}::VARCHAR || ' has more than {column_type.scale} decimal places; "
             f"declare round: true to round it'"
         )
-        check = f"COALESCE({check}, CASE WHEN {lossy} THEN {message_lossy} END)"
+        check = f"COALESCE({check}, CASE WHEN {lost} THEN {message_lossy} END)"
     return check
 
 

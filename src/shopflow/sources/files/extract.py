@@ -1,8 +1,12 @@
-"""Extract one file: read, shape, split good from bad rows and nested from flat, as Arrow batches."""
+"""Extract files: read, shape, split good from bad rows and nested from flat, as Arrow batches.
+
+`extract_files` reads many JSON or JSON-lines files in one query (the fast way); when it fails
+the caller extracts them one by one with `extract_file`, which reads one file exactly and
+quarantines what it cannot read.
+"""
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -10,15 +14,17 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from shopflow import quarantine
 from shopflow.config.model import FileTable
 from shopflow.errors import SourceError
 from shopflow.naming import normalize_name
-from shopflow.sources.files.casting import ERROR, RAW, shape_records
-from shopflow.sources.files.nested import ROW_ID, parent_key, split_nested
-from shopflow.sources.files.readers import read_file
+from shopflow.sources.files.casting import shape_records
+from shopflow.sources.files.json_read import FastPathError, not_iso_leaf
+from shopflow.sources.files.lines import read_lines
+from shopflow.sources.files.nested import parent_key, split_nested
+from shopflow.sources.files.readers import FileRead, read_file, read_files
+from shopflow.sources.files.rows import FileRows, bad_rows, split_errors, with_metadata
 from shopflow.storage import FileInfo
 
 if TYPE_CHECKING:
@@ -27,6 +33,8 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 BATCH_ROWS = 100_000
+# Formats `extract_files` reads many files of in one query.
+MANY_FORMATS = ("json", "jsonl")
 
 
 @dataclass
@@ -39,6 +47,70 @@ class FileExtract:
     failed: str | None = None
 
 
+class PartialFileError(SourceError):
+    """The file failed after some of its batches were yielded: the caller drops them all.
+
+    `by_line` says that reading the file again line by line may load its good lines; `leaf`
+    names dates or timestamps that are not plain ISO 8601, to read as text.
+    """
+
+    def __init__(
+        self, message: str, *, by_line: bool = False, leaf: str | None = None, file: str | None = None
+    ) -> None:
+        super().__init__(message, file=file)
+        self.by_line = by_line
+        self.leaf = leaf
+
+
+class ManyFilesError(Exception):
+    """Reading many files in one query failed.
+
+    Attributes:
+        file: The position of the file to blame, if known.
+        leaf: The leaf path of dates or timestamps that are not plain ISO 8601, to read as text.
+    """
+
+    def __init__(self, message: str, file: int | None, leaf: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.file = file
+        self.leaf = leaf
+
+
+def extract_files(
+    con: duckdb.DuckDBPyConnection,
+    local_paths: list[Path],
+    table: FileTable,
+    origin: quarantine.Origin,
+    results: list[FileExtract],
+    text: frozenset[str] = frozenset(),
+) -> Iterator[tuple[str, pa.RecordBatch]]:
+    """Yield `(output table, batch)` pairs of many non-empty JSON or JSON-lines files, read in one query.
+
+    `results[i]` (the file at `local_paths[i]`) is filled with its counts as batches are yielded.
+    `text` holds the leaf paths of dates and timestamps to keep as text (see `json_read`).
+
+    Raises:
+        ManyFilesError: Anything went wrong; the caller drops what was yielded and extracts the
+            files one by one.
+    """
+    import duckdb
+
+    fmt = table.format_of(results[0].file.url)
+    try:
+        read = read_files(con, local_paths, table, fmt, text)
+        try:
+            stream = con.sql(shape_records(con, read, table)).to_arrow_reader(BATCH_ROWS)
+            files = FileRows([str(p) for p in local_paths], [r.file.url for r in results])
+            yield from _batches(stream, table, origin, files, results)
+        finally:
+            read.close(con)
+    except (duckdb.Error, KeyError, UnicodeDecodeError, SourceError, FastPathError, ValueError, OSError) as exc:
+        message = _first_line(exc)
+        named = [i for i, p in enumerate(local_paths) if str(p) in str(exc)]
+        raise ManyFilesError(message, named[0] if len(named) == 1 else None, not_iso_leaf(exc)) from exc
+
+
 def extract_file(
     con: duckdb.DuckDBPyConnection,
     local_path: Path,
@@ -46,11 +118,20 @@ def extract_file(
     table: FileTable,
     origin: quarantine.Origin,
     result: FileExtract,
+    *,
+    by_line: bool = False,
+    text: frozenset[str] = frozenset(),
 ) -> Iterator[tuple[str, pa.RecordBatch]]:
     """Yield `(output table, batch)` pairs for one file; quarantine rows go to `_quarantine`.
 
     A file that cannot be parsed at all yields one quarantine row with the reason and the
-    file's raw text. `result` is filled with the counts as batches are yielded.
+    file's raw text. A JSON-lines file is then read line by line (`by_line`): its bad lines
+    are quarantined and its good ones load. `result` is filled with the counts as batches are
+    yielded. `text` holds the leaf paths of JSON dates and timestamps to keep as text.
+
+    Raises:
+        PartialFileError: The file failed after some of its batches were yielded, or has
+            dates or timestamps that are not plain ISO 8601 (read it again with them as text).
     """
     if file.size == 0:
         yield from quarantine_whole_file(origin, file, local_path, "file is empty (0 bytes)", result)
@@ -59,79 +140,67 @@ def extract_file(
     import duckdb
 
     try:
-        read = read_file(con, local_path, table, fmt)
-        shaped = shape_records(con, read.sql, table)
-        stream = con.sql(shaped).to_arrow_reader(BATCH_ROWS)
+        read = read_lines(con, local_path, table, text) if by_line else read_file(con, local_path, table, fmt, text)
     except (duckdb.Error, KeyError, UnicodeDecodeError) as exc:
+        if fmt == "jsonl" and not by_line:
+            yield from extract_file(con, local_path, file, table, origin, result, by_line=True, text=text)
+            return
         yield from quarantine_whole_file(origin, file, local_path, f"cannot read as {fmt}: {_first_line(exc)}", result)
         return
     except SourceError as exc:
         yield from quarantine_whole_file(origin, file, local_path, exc.message, result)
         return
+    try:
+        stream = con.sql(shape_records(con, read, table)).to_arrow_reader(BATCH_ROWS)
+    except (duckdb.Error, SourceError) as exc:
+        read.close(con)
+        if not_iso_leaf(exc):
+            raise PartialFileError(_first_line(exc), leaf=not_iso_leaf(exc), file=file.url) from exc
+        reason = exc.message if isinstance(exc, SourceError) else f"cannot read as {fmt}: {_first_line(exc)}"
+        yield from quarantine_whole_file(origin, file, local_path, reason, result)
+        return
+    try:
+        yield from rejected_lines(origin, file, read, result)
+        yield from _batches(stream, table, origin, FileRows([str(local_path)], [file.url]), [result])
+    except (duckdb.Error, OSError, pa.ArrowException) as exc:  # DuckDB's errors reach the Arrow stream as these
+        # A parse error past the sampled rows: nothing of this file may be committed.
+        raise PartialFileError(
+            f"cannot read as {fmt}: {_first_line(exc)}", by_line=fmt == "jsonl" and not by_line,
+            leaf=not_iso_leaf(exc), file=file.url,
+        ) from exc
+    finally:
+        read.close(con)
+
+
+def rejected_lines(
+    origin: quarantine.Origin, file: FileInfo, read: FileRead, result: FileExtract
+) -> Iterator[tuple[str, pa.RecordBatch]]:
+    """The quarantine rows of the lines a reader refused."""
     if read.rejected:
         result.quarantined += len(read.rejected)
         yield quarantine.TABLE, quarantine.records(
             origin, file.url, [r.reason for r in read.rejected], [r.raw for r in read.rejected],
             lines=[r.line for r in read.rejected],
         )
+
+
+def _batches(
+    stream: pa.RecordBatchReader, table: FileTable, origin: quarantine.Origin, files: FileRows,
+    results: list[FileExtract],
+) -> Iterator[tuple[str, pa.RecordBatch]]:
     key = parent_key(table.name, table.primary_key)
     pk_columns = [normalize_name(k) for k in table.primary_key]
-    try:
-        for batch in stream:
-            good, bad = _split_errors(batch)
-            if bad.num_rows:
-                result.quarantined += bad.num_rows
-                yield quarantine.TABLE, _bad_rows(origin, file.url, bad, pk_columns)
-            good = _with_metadata(good, origin, file.url, result.rows, row_ids=not pk_columns)
-            result.rows += good.num_rows
-            yield from split_nested(good, table.name, key).items()
-    except duckdb.Error as exc:
-        # A parse error past the sampled rows: nothing of this file may be committed.
-        raise PartialFileError(f"cannot read as {fmt}: {_first_line(exc)}", file=file.url) from exc
-
-
-class PartialFileError(SourceError):
-    """The file failed after some of its batches were yielded: the caller drops them all."""
-
-
-def _split_errors(batch: pa.RecordBatch) -> tuple[pa.RecordBatch, pa.RecordBatch]:
-    errors = batch.column(ERROR)
-    is_bad = pc.is_valid(errors)
-    data = batch.drop_columns([ERROR, RAW])
-    if errors.null_count == len(errors):
-        return data, batch.slice(0, 0)
-    return data.filter(pc.invert(is_bad)), batch.filter(is_bad)
-
-
-def _bad_rows(origin: quarantine.Origin, file: str, bad: pa.RecordBatch, pk_columns: list[str]) -> pa.RecordBatch:
-    keys: list[str | None] = [None] * bad.num_rows
-    if pk_columns:
-        values = [bad.column(c).to_pylist() for c in pk_columns]
-        keys = [
-            json.dumps(list(v), default=str) if any(x is not None for x in v) else None
-            for v in zip(*values, strict=True)
-        ]
-    return quarantine.records(
-        origin, file, bad.column(ERROR).to_pylist(), bad.column(RAW).to_pylist(), keys=keys
-    )
-
-
-def _with_metadata(
-    batch: pa.RecordBatch, origin: quarantine.Origin, file: str, offset: int, *, row_ids: bool
-) -> pa.RecordBatch:
-    n = batch.num_rows
-    extra = {
-        "_sf_batch": pa.array([origin.batch] * n, pa.string()),
-        "_sf_file": pa.array([file] * n, pa.string()),
-        "_sf_load_date": pa.array([origin.load_date] * n, pa.string()),
-        "_sf_loaded_at": pa.array([origin.loaded_at] * n, pa.timestamp("us", tz="UTC")),
-    }
-    for name, column in extra.items():
-        batch = batch.append_column(name, column)
-    if row_ids:  # a table without a primary key links child rows through a row id
-        row_ids = pa.array([f"{origin.batch}:{file}:{offset + i}" for i in range(n)], pa.string())
-        batch = batch.append_column(ROW_ID, row_ids)
-    return batch
+    for batch in stream:
+        good, bad = split_errors(batch)
+        if bad.num_rows:
+            for position, rows in bad_rows(origin, bad, files, pk_columns):
+                results[position].quarantined += rows.num_rows
+                yield quarantine.TABLE, rows
+        before = files.rows.copy()
+        good = with_metadata(good, origin, files, row_ids=not pk_columns)
+        for position, added in enumerate(files.rows - before):
+            results[position].rows += int(added)
+        yield from split_nested(good, table.name, key).items()
 
 
 def quarantine_whole_file(
@@ -148,5 +217,3 @@ def quarantine_whole_file(
 
 def _first_line(exc: BaseException) -> str:
     return str(exc).strip().splitlines()[0] if str(exc).strip() else exc.__class__.__name__
-
-

@@ -1,4 +1,4 @@
-"""Read one local file into a DuckDB relation of records, one reader per format.
+"""Read one local file into a DuckDB query of records, one reader per format.
 
 Declared columns are read as text, so that `typing` can cast them exactly (a money string
 never passes through a float) and send what does not cast to quarantine.
@@ -7,25 +7,22 @@ never passes through a float) and send what does not cast to quarantine.
 from __future__ import annotations
 
 import gzip
+import os
 import shutil
+import tempfile
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from duckdb.sqltypes import DuckDBPyType
-
 from shopflow.config.model import FileFormat, FileTable
 from shopflow.naming import normalize_name
-from shopflow.sql import quote_identifier, quote_literal
+from shopflow.sources.files import json_read
+from shopflow.sql import quote_literal
 
 if TYPE_CHECKING:
     import duckdb
-
-# A JSON document holding every record of a file is parsed as one object, so the reader's
-# object limit must cover the file; DuckDB reserves buffers of twice this size, so it is not
-# set higher than the file needs.
-_MIN_JSON_OBJECT = 16 << 20
+    from duckdb.sqltypes import DuckDBPyType
 
 
 @dataclass
@@ -39,77 +36,94 @@ class RejectedLine:
 
 @dataclass
 class FileRead:
-    """What a reader made of one file: a query of its records (not yet run) and refused lines."""
+    """What a reader made of files: a query of their records (not yet run) and refused lines.
+
+    Attributes:
+        sql: The query.
+        rejected: Lines the reader refused.
+        columns: The records' columns and types, when known without binding `sql`.
+        source: `sql` has a column `_sf_src`, the local path of each row's file (see `json_read`).
+        cleanup: Temporary files `sql` reads, to delete once it has run.
+        temp_tables: Temporary tables `sql` reads, to drop once it has run.
+    """
 
     sql: str
     rejected: list[RejectedLine] = field(default_factory=list)
+    columns: list[tuple[str, DuckDBPyType]] | None = None
+    source: bool = False
+    cleanup: list[Path] = field(default_factory=list)
+    temp_tables: list[str] = field(default_factory=list)
+
+    def close(self, con: duckdb.DuckDBPyConnection) -> None:
+        """Delete the temporary files and tables the query read."""
+        for path in self.cleanup:
+            path.unlink(missing_ok=True)
+        for name in self.temp_tables:
+            con.execute(f"DROP TABLE IF EXISTS {name}")
 
 
-def read_file(con: duckdb.DuckDBPyConnection, path: Path, table: FileTable, fmt: FileFormat) -> FileRead:
-    """Read `path` as `fmt`; raises duckdb.Error when the file as a whole cannot be parsed."""
+def read_file(
+    con: duckdb.DuckDBPyConnection, path: Path, table: FileTable, fmt: FileFormat, text: frozenset[str] = frozenset()
+) -> FileRead:
+    """Read `path` as `fmt`; raises duckdb.Error when the file as a whole cannot be parsed.
+
+    `text` holds the leaf paths of JSON dates and timestamps to keep as text (see `json_read`).
+    """
     text_columns = {normalize_name(c) for c in table.columns}
-    if fmt in ("parquet", "xlsx") and path.suffix.lower() in (".gz", ".gzip"):
-        path = _gunzip(path)
-    if fmt == "json":
-        return FileRead(_read_json(con, path, table, text_columns, "auto"))
-    if fmt == "jsonl":
-        return FileRead(_read_json(con, path, table, text_columns, "newline_delimited"))
+    if fmt in ("json", "jsonl"):
+        return _read_json(con, path, table, fmt, text)
     if fmt == "csv":
         return _read_csv(con, path, table, text_columns)
-    if fmt == "parquet":
-        return FileRead(f"SELECT * FROM read_parquet({quote_literal(str(path))})")
-    return FileRead(_read_xlsx(con, path, table))
+    cleanup = []
+    if path.suffix.lower() in (".gz", ".gzip"):  # DuckDB reads parquet and xlsx files only unpacked
+        path = _gunzip(path)
+        cleanup.append(path)
+    try:
+        if fmt == "parquet":
+            return FileRead(f"SELECT * FROM read_parquet({quote_literal(str(path))})", cleanup=cleanup)
+        return FileRead(_read_xlsx(con, path, table), cleanup=cleanup)
+    except BaseException:
+        for temporary in cleanup:
+            temporary.unlink(missing_ok=True)
+        raise
+
+
+def read_files(
+    con: duckdb.DuckDBPyConnection, paths: list[Path], table: FileTable, fmt: FileFormat, text: frozenset[str]
+) -> FileRead:
+    """Read many JSON documents (the fast way) or JSON-lines files in one query; see `json_read`.
+
+    Raises:
+        duckdb.Error, KeyError: A file cannot be read.
+        FastPathError: The documents cannot be read the fast way.
+    """
+    types = json_read.record_types(json_read.detect(con, paths, fmt), table)
+    if fmt == "json":
+        read = json_read.fast_read(paths, table, types, text)
+    else:
+        read = json_read.exact_read(paths, table, fmt, types, text)
+    return FileRead(read.sql, columns=read.columns, source=True)
 
 
 def _gunzip(path: Path) -> Path:
-    target = path.with_name(f".{uuid.uuid4().hex}.{path.stem}")
-    with gzip.open(path, "rb") as src, open(target, "wb") as dst:
-        shutil.copyfileobj(src, dst, length=8 << 20)
-    return target
+    """An unpacked copy of `path` in the temporary folder, with its inner extension."""
+    handle, name = tempfile.mkstemp(prefix="shopflow-gunzip-", suffix=Path(path.stem).suffix)
+    try:
+        with gzip.open(path, "rb") as src, os.fdopen(handle, "wb") as dst:
+            shutil.copyfileobj(src, dst, length=8 << 20)
+    except BaseException:
+        Path(name).unlink(missing_ok=True)
+        raise
+    return Path(name)
 
 
 def _read_json(
-    con: duckdb.DuckDBPyConnection, path: Path, table: FileTable, text_columns: set[str], json_format: str
-) -> str:
-    max_object = max(_MIN_JSON_OBJECT, path.stat().st_size + 1024)
-    source = (
-        f"read_json({quote_literal(str(path))}, format={quote_literal(json_format)}, maximum_object_size={max_object}"
-    )
-    detected = con.sql(f"SELECT * FROM {source})")  # binding detects the schema: one scan
-    # Re-read with explicit columns: declared columns as text, JSON-typed (all-null) ones as text.
-    if table.records:
-        columns = {
-            n: _type_sql(t, text_columns if n == table.records else set())
-            for n, t in zip(detected.columns, detected.types, strict=True)
-        }
-    else:
-        columns = {
-            n: "VARCHAR" if normalize_name(n) in text_columns else _type_sql(t, set())
-            for n, t in zip(detected.columns, detected.types, strict=True)
-        }
-    spec = "{" + ", ".join(f"{quote_literal(n)}: {quote_literal(t)}" for n, t in columns.items()) + "}"
-    typed = f"{source}, columns={spec})"
-    if not table.records:
-        return f"SELECT * FROM {typed}"
-    if table.records not in columns:
-        raise KeyError(f"the JSON document has no key {table.records!r} (keys: {', '.join(columns)})")
-    records = quote_identifier(table.records)
-    return f"SELECT UNNEST(_r) FROM (SELECT UNNEST({records}) AS _r FROM {typed})"
-
-
-def _type_sql(dtype: DuckDBPyType, text_fields: set[str]) -> str:
-    """The SQL type of `dtype`, JSON as VARCHAR; in a struct, the fields in `text_fields` as VARCHAR."""
-    if dtype.id == "list":
-        return _type_sql(dtype.child, text_fields) + "[]"
-    if dtype.id == "struct":
-        fields = []
-        for name, child in dtype.children:
-            assert isinstance(child, DuckDBPyType)
-            child_sql = "VARCHAR" if normalize_name(name) in text_fields else _type_sql(child, set())
-            fields.append(f"{quote_identifier(name)} {child_sql}")
-        return "STRUCT(" + ", ".join(fields) + ")"
-    text = str(dtype)
-    return "VARCHAR" if text in ("JSON", "NULL", '"NULL"') else text
+    con: duckdb.DuckDBPyConnection, path: Path, table: FileTable, fmt: FileFormat, text: frozenset[str]
+) -> FileRead:
+    """`read_json` with the types it detects in the file (declared columns as text)."""
+    types = json_read.record_types(json_read.detect(con, [path], fmt), table)
+    read = json_read.exact_read([path], table, fmt, types, text)
+    return FileRead(read.sql, columns=read.columns, source=True)
 
 
 def _read_csv(con: duckdb.DuckDBPyConnection, path: Path, table: FileTable, text_columns: set[str]) -> FileRead:
@@ -137,7 +151,7 @@ def _read_csv(con: duckdb.DuckDBPyConnection, path: Path, table: FileTable, text
     rows = con.execute(f"SELECT line, error_type, error_message, csv_line FROM {rejects} ORDER BY line").fetchall()
     rejected = [RejectedLine(line=r[0], reason=f"{r[1]}: {r[2]}", raw=r[3] or "") for r in rows]
     con.execute(f"DROP TABLE IF EXISTS {rejects}; DROP TABLE IF EXISTS {scans}")
-    return FileRead(f"SELECT * FROM {staged}", rejected)
+    return FileRead(f"SELECT * FROM {staged}", rejected, temp_tables=[staged])
 
 
 def _read_xlsx(con: duckdb.DuckDBPyConnection, path: Path, table: FileTable) -> str:

@@ -1,0 +1,113 @@
+"""Per-batch Arrow work of an extract: bad rows from good, lineage columns, row ids, rows per file.
+
+One query may read several files; its `_sf_src` column names each row's file by its local path.
+"""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import numpy.typing as npt
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from shopflow import quarantine
+from shopflow.sources.files.casting import ERROR, RAW
+from shopflow.sources.files.json_read import SOURCE
+from shopflow.sources.files.nested import ROW_ID
+
+
+class FileRows:
+    """The files one query reads, and how many good rows each has given so far.
+
+    Args:
+        paths: The local path of each file, as the query's `_sf_src` column spells it.
+        urls: Each file's URL, the `_sf_file` of its rows.
+    """
+
+    def __init__(self, paths: list[str], urls: list[str]) -> None:
+        self.paths = pa.array(paths, pa.string())
+        self.urls = pa.array(urls, pa.string())
+        self.rows = np.zeros(len(urls), dtype=np.int64)
+
+    def index(self, batch: pa.RecordBatch) -> pa.Array:
+        """Each row's file, as a position in `urls`."""
+        if SOURCE not in batch.schema.names:
+            return pa.array(np.zeros(batch.num_rows, dtype=np.int32))
+        index = pc.index_in(batch.column(SOURCE), value_set=self.paths)
+        if index.null_count:
+            raise ValueError("a row names a file the query does not read")
+        return index
+
+    def positions(self, index: pa.Array) -> npt.NDArray[np.int64]:
+        """Each row's position among its file's good rows; counts the rows."""
+        files = index.to_numpy(zero_copy_only=False).astype(np.int64)
+        n = len(files)
+        order = np.argsort(files, kind="stable")
+        ordered = files[order]
+        starts = np.flatnonzero(np.r_[True, ordered[1:] != ordered[:-1]]) if n else np.array([], np.int64)
+        lengths = np.diff(np.r_[starts, n])
+        rank = np.empty(n, dtype=np.int64)
+        rank[order] = np.arange(n) - np.repeat(starts, lengths)
+        positions: npt.NDArray[np.int64] = rank + self.rows[files]
+        self.rows += np.bincount(files, minlength=len(self.rows))
+        return positions
+
+
+def split_errors(batch: pa.RecordBatch) -> tuple[pa.RecordBatch, pa.RecordBatch]:
+    """The batch's good rows (without `_sf_error`, `_sf_raw`) and its bad rows."""
+    errors = batch.column(ERROR)
+    data = batch.drop_columns([ERROR, RAW])
+    if errors.null_count == len(errors):
+        return data, batch.slice(0, 0)
+    is_bad = pc.is_valid(errors)
+    return data.filter(pc.invert(is_bad)), batch.filter(is_bad)
+
+
+def bad_rows(
+    origin: quarantine.Origin, bad: pa.RecordBatch, files: FileRows, pk_columns: list[str]
+) -> list[tuple[int, pa.RecordBatch]]:
+    """Quarantine rows for the bad rows of a batch, per file: `(file position, rows)`."""
+    index = files.index(bad)
+    out = []
+    for position in pc.unique(index).to_pylist():
+        rows = bad.filter(pc.equal(index, position))
+        keys: list[str | None] = [None] * rows.num_rows
+        if pk_columns:
+            values = [rows.column(c).to_pylist() for c in pk_columns]
+            keys = [
+                json.dumps(list(v), default=str) if any(x is not None for x in v) else None
+                for v in zip(*values, strict=True)
+            ]
+        url = files.urls[position].as_py()
+        out.append((position, quarantine.records(
+            origin, url, rows.column(ERROR).to_pylist(), rows.column(RAW).to_pylist(), keys=keys
+        )))
+    return out
+
+
+def with_metadata(
+    batch: pa.RecordBatch, origin: quarantine.Origin, files: FileRows, *, row_ids: bool
+) -> pa.RecordBatch:
+    """The good rows with their lineage columns (and a row id when the table has no primary key)."""
+    index = files.index(batch)
+    urls = files.urls.take(index)
+    positions = files.positions(index)
+    if SOURCE in batch.schema.names:
+        batch = batch.drop_columns([SOURCE])
+    n = batch.num_rows
+    extra = {
+        "_sf_batch": pa.repeat(pa.scalar(origin.batch, pa.string()), n),
+        "_sf_file": urls,
+        "_sf_load_date": pa.repeat(pa.scalar(origin.load_date, pa.string()), n),
+        "_sf_loaded_at": pa.repeat(pa.scalar(origin.loaded_at, pa.timestamp("us", tz="UTC")), n),
+    }
+    for name, column in extra.items():
+        batch = batch.append_column(name, column)
+    if row_ids:  # a table without a primary key links child rows through a row id
+        ids = pc.binary_join_element_wise(
+            extra["_sf_batch"], urls, pa.array(positions).cast(pa.string()), ":"
+        )
+        batch = batch.append_column(ROW_ID, ids)
+    return batch
