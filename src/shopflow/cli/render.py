@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING
 
@@ -18,6 +19,8 @@ from rich.progress import (
 from rich.table import Table
 
 from shopflow.config.model import PipelineConfig
+from shopflow.demo.results import DemoReport, PipelineResult
+from shopflow.demo.showcase import DemoProgress
 from shopflow.pipeline.run import RunProgress, RunReport
 from shopflow.pipeline.status import TableStatus
 from shopflow.storage import FileInfo
@@ -144,3 +147,153 @@ def print_transform_report(console: Console, report: TransformReport) -> None:
         elif test.status == "error":
             console.print(f"[red]test error[/red] {escape(test.name)}: {escape(test.message or '')}", highlight=False)
     console.print(f"dbt log: {escape(str(report.log_path))}", highlight=False, soft_wrap=True)
+
+
+class DemoRichProgress(DemoProgress):
+    """`shopflow demo`'s live display: the current pipeline and step, a bar per table being extracted.
+
+    Each pipeline's tables are printed (above the live display) as soon as it finishes.
+    """
+
+    def __init__(self, console: Console) -> None:
+        self.console = console
+        self._progress = Progress(
+            SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+            TimeElapsedColumn(), console=console, transient=True,
+        )
+        self._step = self._progress.add_task("shopflow demo", total=None)
+        self._tables: dict[str, TaskID] = {}
+
+    def __enter__(self) -> DemoRichProgress:
+        self._progress.start()
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
+        self._progress.stop()
+
+    def step(self, pipeline: str, text: str) -> None:
+        """Show what the demo does now; the previous step's table bars go."""
+        self._clear_tables()
+        self._progress.update(self._step, description=f"[bold]{pipeline}[/bold]: {text}")
+
+    def table_started(self, table: str) -> None:
+        """Add a bar for a table being extracted and loaded."""
+        self._tables[table] = self._progress.add_task(f"  {table}", total=None)
+
+    def files_found(self, table: str, count: int) -> None:
+        """Set the table's bar to its pending files."""
+        self._progress.update(self._tables[table], total=count)
+
+    def file_done(self, table: str, file: FileInfo) -> None:
+        """Advance the table's bar by one file."""
+        self._progress.advance(self._tables[table])
+
+    def rows_done(self, table: str, count: int) -> None:
+        """Advance a database table's bar by the rows just extracted."""
+        self._progress.advance(self._tables[table], count)
+
+    def pipeline_done(self, result: PipelineResult) -> None:
+        """Print the pipeline's tables."""
+        self._clear_tables()
+        print_demo_pipeline(self.console, result)
+
+    def _clear_tables(self) -> None:
+        for task in self._tables.values():
+            self._progress.remove_task(task)
+        self._tables.clear()
+
+
+def _display_path(path: Path) -> str:
+    """`path` relative to the working folder when it is inside it, else absolute."""
+    try:
+        return str(path.relative_to(Path.cwd()))
+    except ValueError:
+        return str(path)
+
+
+def print_demo_pipeline(console: Console, result: PipelineResult) -> None:
+    """One pipeline of the demo: its tables (rows, change, seconds, quarantined), timings, and how to query it."""
+    from rich.markup import escape
+
+    first = result.round_no == 0
+    console.print()
+    console.rule(f"[bold]{result.name}[/bold]: {escape(result.title)}", align="left")
+    label = "data" if first else f"round {result.round_no} of changes"
+    if result.prepared is not None:
+        console.print(f"{label}: {escape(result.prepared.what)}", highlight=False)
+    elif result.resumed:
+        console.print(f"{label}: delivered by an earlier demo that was interrupted", highlight=False)
+    else:
+        console.print(f"{label}: nothing new to deliver", highlight=False)
+    if result.tables:
+        grid = Table(box=None, pad_edge=False, header_style="bold")
+        columns = ["table", "kind", "rows"] + ([] if first else ["+rows", "read"]) + ["seconds", "quarantined"]
+        for column in columns:
+            grid.add_column(column, justify="left" if column in ("table", "kind") else "right")
+        for line in result.tables:
+            cells = [line.name, line.kind, f"{line.rows:,}"]
+            if not first:
+                cells += [_signed(line.added), "" if line.read is None else f"{line.read:,}"]
+            cells += ["" if line.seconds is None else f"{line.seconds:.2f}",
+                      f"{line.quarantined:,}" if line.kind == "raw" else ""]
+            quiet = not first and not line.added and not line.read
+            grid.add_row(*cells, style="dim" if quiet else None)
+        console.print(grid)
+    transform = result.transform
+    if transform is not None:
+        failed = transform.tests_with("fail", "error")
+        built = f"{transform.count('success')} models built" + (
+            f", [red]{transform.count('error')} failed[/red]" if transform.count("error") else "")
+        tests = f"{len(transform.tests_with('pass'))} tests passed" + (
+            f", [red]{len(failed)} failed[/red]" if failed else "")
+        console.print(f"extract and load {result.load_seconds:.1f}s, dbt {result.transform_seconds:.1f}s: "
+                      f"{built}, {tests}", highlight=False)
+        for test in failed:
+            rows = "" if test.failures is None else f": {test.failures:,} failing rows"
+            console.print(f"  [red]test {test.status}[/red] {escape(test.name)}{rows}", highlight=False,
+                          soft_wrap=True)
+    if result.quarantined:
+        console.print(f"[yellow]{result.quarantined:,} records quarantined[/yellow] this run: "
+                      "SELECT * FROM raw._quarantine", highlight=False)
+    if result.run is not None:
+        for table in result.run.tables:
+            if table.error:
+                console.print(f"[red]{escape(table.table)} failed:[/red] {escape(table.error)}", highlight=False)
+    if result.error:
+        console.print(f"[red]{result.name} failed:[/red] {escape(result.error)}", highlight=False)
+    if result.warehouse.is_file():
+        path = _display_path(result.warehouse)
+        console.print("query it:", highlight=False)
+        console.print(f'  duckdb -readonly {path} "{escape(result.query)}"', highlight=False, soft_wrap=True)
+        console.print(f"  python -c \"import duckdb; print(duckdb.connect('{path}', read_only=True)"
+                      f".sql('{escape(result.query)}'))\"", highlight=False, soft_wrap=True)
+
+
+def _signed(value: int | None) -> str:
+    if value is None:
+        return ""
+    return f"+{value:,}" if value > 0 else f"{value:,}"
+
+
+def print_demo_summary(console: Console, report: DemoReport) -> None:
+    """The closing lines: time taken, skipped pipelines, and what to do next."""
+    from rich.markup import escape
+
+    folder = _display_path(report.folder)
+    console.print()
+    rounds = sorted({p.round_no for p in report.pipelines})
+    what = "built" if rounds == [0] else "refreshed incrementally" if 0 not in rounds else "built or refreshed"
+    state = "[green]ok[/green]" if report.ok else "[red]with failures (see above)[/red]"
+    count = f"{len(report.pipelines)} pipeline{'' if len(report.pipelines) == 1 else 's'}"
+    console.print(f"{count} {what} in {report.seconds:.1f}s, {state}. "
+                  f"Seed {report.seed}, scale {report.scale:g}, folder {folder}", highlight=False)
+    for note in report.notes:
+        console.print(f"[yellow]note[/yellow]: {escape(note)}", highlight=False)
+    for name, reason in report.skipped.items():
+        console.print(f"[yellow]skipped {name}[/yellow]: {escape(reason)}", highlight=False)
+    console.print("Next: [bold]shopflow demo[/bold] again delivers a round of changes and runs every pipeline "
+                  "incrementally; [bold]shopflow demo --reset[/bold] starts over.", highlight=False)
+    if report.pipelines:
+        example = _display_path(report.pipelines[0].config)
+        console.print(f"Each pipeline's file is {folder}/<pipeline>/shopflow.yml, e.g. shopflow status -c {example}",
+                      highlight=False, soft_wrap=True)

@@ -134,6 +134,7 @@ def generate_customers(
     storage: StorageOptions = None,
     transactions_target: str | None = None,
     transactions_storage: StorageOptions = None,
+    only: int | None = None,
 ) -> Summary:
     """Write the seed-004 exports: `customers_<date>.csv` and `transactions_<date>.json`, one pair per export.
 
@@ -153,6 +154,8 @@ def generate_customers(
         storage: Storage options for `target`.
         transactions_target: Where the transaction JSON files go.
         transactions_storage: Storage options for `transactions_target`.
+        only: Write only export `only` (0-based) of the schedule: the same bytes as the full
+            run writes for it, so the exports of one plan can be delivered one at a time.
 
     Returns:
         Rows `customers` and `transactions`, the files, and totals: `customers.missing.<column>`
@@ -164,11 +167,13 @@ def generate_customers(
     n = customers if customers is not None else scaled(BASE_CUSTOMERS, scale)
     if n < 1 or exports < 1 or interval_days < 1:
         raise ValueError("need at least one customer, one export and a positive interval")
+    if only is not None and not 0 <= only < exports:
+        raise ValueError(f"only must name one of the {exports} exports (0 to {exports - 1}), got {only}")
     plan = Plan(seed=seed, customers=n, exports=exports, start=start_date, interval_days=interval_days)
     customers_out = Target(target, storage)
     transactions_out = Target(transactions_target, transactions_storage) if transactions_target else customers_out
     summary = Summary("customers")
-    for k in range(exports):
+    for k in range(exports) if only is None else [only]:
         table, missing_counts = customer_rows(plan, k, missing, missing_ids, dirty)
         pieces = csv_pieces(table)
         url = customers_out.write(f"customers_{plan.export_date(k).isoformat()}.csv", pieces)
