@@ -18,12 +18,14 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+import pytest
 import yaml
 
 from shopflow.config import load_config
 from shopflow.config.model import PipelineConfig
 from shopflow.pipeline.run import EXIT_OK, EXIT_QUARANTINED
 from shopflow.transform import run_transform
+from tests.conftest import make_store
 from tests.helpers import run
 from tests.transform.conftest import Target
 
@@ -285,3 +287,37 @@ def test_drops_are_cleaned_joined_and_addresses_kept_as_type_2_history(target: T
     moved = check_history(target, before, after)
     check_address_at_transaction_time(target, drop, before, after, moved)
     check_dbt_catches_two_current_rows(target, config, min(moved))
+
+
+def test_customers_in_s3_and_transactions_in_azure_load_into_postgres(
+    tmp_path: Path, request: pytest.FixtureRequest, postgres_database: str
+) -> None:
+    # The seed's layout: the CRM export lands in an S3 bucket, the payments in an Azure container.
+    target = Target("postgres", tmp_path, postgres_database)
+    crm, payments = make_store("s3", tmp_path, request), make_store("azure", tmp_path, request)
+    local = tmp_path / "drop"
+
+    def deliver(folder: Path) -> None:
+        shutil.copytree(folder, local, dirs_exist_ok=True)
+        for store, kind in ((crm, "customers"), (payments, "transactions")):
+            for file in sorted((folder / kind).iterdir()):
+                store.put(file.name, file.read_bytes())
+
+    path = example_pipeline(target, local)
+    config_data: dict[str, Any] = yaml.safe_load(path.read_text(encoding="utf-8"))
+    config_data["sources"][0]["location"] = crm.url
+    config_data["sources"][1]["location"] = payments.url
+    config_data["storage"] = {**crm.storage, **payments.storage}
+    path.write_text(yaml.safe_dump(config_data, sort_keys=False), encoding="utf-8")
+    config = load_config(path)
+
+    deliver(EXAMPLE / "data")
+    assert run(path).exit_code == EXIT_QUARANTINED
+    transform(config)
+    before = check_transactions(target, local)
+
+    deliver(EXAMPLE / "more_data")
+    assert run(path).exit_code == EXIT_OK
+    transform(config)
+    after = check_transactions(target, local)
+    check_history(target, before, after)
