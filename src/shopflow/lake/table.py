@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 import pyarrow as pa
 
 from shopflow.errors import LakeError
+from shopflow.lake.files import LakeFiles, files_holding
 from shopflow.lake.ledger import Commit
 from shopflow.storage import Location
 
@@ -19,6 +20,10 @@ log = logging.getLogger(__name__)
 
 PARTITION = "_sf_load_date"
 BATCH = "_sf_batch"
+# DuckDB's own row group size: a reader holds one decoded row group per column at a time,
+# so smaller groups keep the lake's readers (and delta-rs's writer) in bounded memory.
+ROW_GROUP_ROWS = 122_880
+TARGET_FILE_BYTES = 64 * 1024 * 1024
 
 
 class LakeTable:
@@ -80,7 +85,7 @@ class LakeTable:
         `data` must already be conformed to the lake's schema (see `lake.schema`): delta-rs
         would otherwise truncate values that do not fit.
         """
-        from deltalake import CommitProperties, write_deltalake
+        from deltalake import CommitProperties, WriterProperties, write_deltalake
 
         try:
             write_deltalake(
@@ -91,6 +96,8 @@ class LakeTable:
                 schema_mode="merge",
                 storage_options=self._options,
                 commit_properties=CommitProperties(custom_metadata=metadata or {}),
+                writer_properties=WriterProperties(max_row_group_size=ROW_GROUP_ROWS),
+                target_file_size=TARGET_FILE_BYTES,
             )
         except Exception as exc:
             raise LakeError(f"cannot write lake table {self.name} at {self.uri}: {exc}",
@@ -109,4 +116,31 @@ class LakeTable:
             return None
         dataset = table.to_pyarrow_dataset()
         wanted = pa.array(sorted(set(batches)), pa.string())
-        return dataset.scanner(filter=ds.field(BATCH).isin(wanted), batch_size=65_536).to_reader()
+        # Read ahead one file at a time: the default (several files at once) holds their row groups in memory.
+        return dataset.scanner(
+            filter=ds.field(BATCH).isin(wanted), batch_size=65_536, fragment_readahead=1, batch_readahead=4
+        ).to_reader()
+
+    def files(self, batches: Iterable[str]) -> LakeFiles | None:
+        """The Parquet files holding the rows of `batches`, for engines that scan Parquet in place.
+
+        None if the table does not exist yet.
+        """
+        table = self._open()
+        if table is None:
+            return None
+        wanted = sorted(set(batches))
+        try:
+            actions = pa.table(table.get_add_actions(flatten=True))
+        except Exception as exc:
+            raise LakeError(f"cannot list the files of lake table {self.name} at {self.uri}: {exc}",
+                            fix="check the lake location and its credentials in shopflow.yml") from exc
+        root = self.uri.removeprefix("file://")
+        return LakeFiles(
+            uris=files_holding(root, actions, BATCH, wanted),
+            scheme=self.location.scheme,
+            storage_options=dict(self._options),
+            columns=[f.name for f in pa.schema(table.schema().to_arrow())],
+            partition_columns=list(table.metadata().partition_columns),
+            batches=wanted,
+        )

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pyarrow as pa
 
 from shopflow.config.model import TableConfig
+from shopflow.lake.files import LakeFiles
 from shopflow.pipeline.layout import LakeLayout
 from shopflow.warehouse.base import LoadJob, LoadResult, Warehouse
 
@@ -19,4 +20,7 @@ def load_table(warehouse: Warehouse, layout: LakeLayout, table: TableConfig) -> 
     def read(output: str, batches: list[str]) -> pa.RecordBatchReader | None:
         return layout.output(output).read_batches(batches)
 
-    return warehouse.load(LoadJob(table=table, lake_key=layout.key, commits=commits, read=read))
+    def files(output: str, batches: list[str]) -> LakeFiles | None:
+        return layout.output(output).files(batches)
+
+    return warehouse.load(LoadJob(table=table, lake_key=layout.key, commits=commits, read=read, files=files))

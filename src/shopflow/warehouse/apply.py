@@ -103,7 +103,7 @@ def apply_job(session: LoadSession, job: LoadJob) -> LoadResult:
     result.quarantined = _load_quarantine(session, job)
     # Temporary tables live as long as the connection: drop them with the transaction's other work.
     for name in [STAGE, WINNERS, QUARANTINE_STAGE, *(stage_name for _, stage_name in children)]:
-        session.execute(f"DROP TABLE IF EXISTS {quote_identifier(name)}")
+        session.unstage(name)
     checkpoint("load_applied")
     now = datetime.now(UTC).isoformat()
     for commit in job.commits:
@@ -130,7 +130,12 @@ def _batch_order(job: LoadJob) -> str:
 
 
 def _stage(session: LoadSession, job: LoadJob, output: str, batches: list[str], name: str) -> int | None:
-    session.execute(f"DROP TABLE IF EXISTS {quote_identifier(name)}")
+    session.unstage(name)
+    files = job.files(output, batches) if job.files is not None else None
+    if files is not None:
+        staged = session.stage_files(name, files)
+        if staged is not None:
+            return staged
     reader = job.read(output, batches)
     if reader is None:
         return None
@@ -170,26 +175,34 @@ def _prepare_table(session: LoadSession, table: str, staged: str, result: LoadRe
 def _merge(
     session: LoadSession, job: LoadJob, columns: list[str], keys: list[str], order: str, children: list[str]
 ) -> None:
-    """Keep the latest row per key (cursor, then commit, then position); drop older than the table's."""
+    """Keep the latest row per key (cursor, commit, file, position in it); drop older than the table's."""
     table = job.table
     target = qualified(RAW_SCHEMA, table.name)
     col_list = ", ".join(quote_identifier(c) for c in columns)
     partition = ", ".join(quote_identifier(k) for k in keys)
     cursor = quote_identifier(normalize_name(table.cursor)) if table.cursor else None
-    ranking = ", ".join([*([f"{cursor} DESC NULLS LAST"] if cursor else []), f"{order} DESC", f"{ORDINAL} DESC"])
+    # Ties go to the later commit, then to the source file whose name sorts last (files of one
+    # run are read in parallel, so their order in the lake is not the order of their names),
+    # then to the later row of that file.
+    by_file = ["_sf_file DESC"] if "_sf_file" in columns else []
+    ranking = ", ".join([*([f"{cursor} DESC NULLS LAST"] if cursor else []), f"{order} DESC", *by_file,
+                         f"{ORDINAL} DESC"])
     winners, stage = quote_identifier(WINNERS), quote_identifier(STAGE)
-    session.execute(f"DROP TABLE IF EXISTS {winners}")
+    session.unstage(WINNERS)
     session.execute(
         f"CREATE TEMPORARY TABLE {winners} AS SELECT {col_list} FROM (SELECT *, row_number() OVER "
         f"(PARTITION BY {partition} ORDER BY {ranking}) AS _sf_rn FROM {stage}) ranked WHERE _sf_rn = 1"
     )
     match = " AND ".join(f"w.{quote_identifier(k)} = r.{quote_identifier(k)}" for k in keys)
-    if cursor:
-        session.execute(
-            f"DELETE FROM {winners} AS w WHERE EXISTS (SELECT 1 FROM {target} AS r WHERE {match} "
-            f"AND r.{cursor} > w.{cursor})"
-        )
-    session.execute(f"DELETE FROM {target} AS r WHERE EXISTS (SELECT 1 FROM {winners} AS w WHERE {match})")
+    # A first load merges into an empty table: nothing to compare with or replace (the two
+    # joins below would otherwise cost as much as the insert).
+    if session.scalar(f"SELECT count(*) FROM (SELECT 1 FROM {target} LIMIT 1) AS any_row"):
+        if cursor:
+            session.execute(
+                f"DELETE FROM {winners} AS w WHERE EXISTS (SELECT 1 FROM {target} AS r WHERE {match} "
+                f"AND r.{cursor} > w.{cursor})"
+            )
+        session.execute(f"DELETE FROM {target} AS r WHERE EXISTS (SELECT 1 FROM {winners} AS w WHERE {match})")
     parent_keys = _child_keys(table.name, keys)
     for child in children:
         child_match = " AND ".join(f"w.{quote_identifier(k)} = c.{quote_identifier(p)}" for k, p in parent_keys)

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 import pyarrow as pa
 
 from shopflow.config.model import TableConfig, WarehouseConfig
+from shopflow.lake.files import LakeFiles
 from shopflow.lake.ledger import Commit
 
 RAW_SCHEMA = "raw"
@@ -16,6 +17,8 @@ STATE_SCHEMA = "_shopflow"
 
 # (output table, batch ids) -> the lake rows of those batches, streamed; None if none exist.
 LakeReader = Callable[[str, list[str]], pa.RecordBatchReader | None]
+# (output table, batch ids) -> the lake files holding those batches; None if the table does not exist.
+LakeFileLister = Callable[[str, list[str]], LakeFiles | None]
 
 
 @dataclass
@@ -27,12 +30,15 @@ class LoadJob:
         lake_key: Identifies the main lake table, e.g. `glossier/orders`.
         commits: Pending commits, oldest first.
         read: Opens the lake rows of an output table for some batches.
+        files: Lists the lake files of an output table for some batches, for a warehouse
+            that scans Parquet in place; without it every warehouse reads through `read`.
     """
 
     table: TableConfig
     lake_key: str
     commits: list[Commit]
     read: LakeReader
+    files: LakeFileLister | None = None
 
     @property
     def children(self) -> list[str]:

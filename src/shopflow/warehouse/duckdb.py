@@ -1,4 +1,4 @@
-"""The DuckDB warehouse: one database file, loaded from the lake by Arrow scans."""
+"""The DuckDB warehouse: one database file, loaded by scanning the lake's Parquet files in place."""
 
 from __future__ import annotations
 
@@ -10,9 +10,11 @@ from typing import Any
 import pyarrow as pa
 
 from shopflow.errors import SchemaDriftError, WarehouseError
+from shopflow.lake.files import LakeFiles
 from shopflow.sql import qualified, quote_identifier
-from shopflow.warehouse.apply import apply_job, ensure_state, with_ordinal
+from shopflow.warehouse.apply import ORDINAL, apply_job, ensure_state, with_ordinal
 from shopflow.warehouse.base import RAW_SCHEMA, STATE_SCHEMA, LoadJob, LoadResult, Warehouse
+from shopflow.warehouse.duckdb_lake import scan_sql
 from shopflow.warehouse.session import TEMP
 
 log = logging.getLogger(__name__)
@@ -109,7 +111,7 @@ class _Session:
 
         assert isinstance(con, duckdb.DuckDBPyConnection)
         self.con = con
-        self._staged: list[str] = []
+        self._staged: dict[str, str] = {}  # name -> TABLE or VIEW
 
     def execute(self, sql: str) -> None:
         self.con.execute(sql)
@@ -125,8 +127,21 @@ class _Session:
             self.con.execute(f"CREATE TEMPORARY TABLE {quote_identifier(name)} AS SELECT * FROM {view}")
         finally:
             self.con.unregister(view)
-        self._staged.append(name)
+        self._staged[name] = "TABLE"
         return int(self.scalar(f"SELECT count(*) FROM {quote_identifier(name)}") or 0)
+
+    def stage_files(self, name: str, files: LakeFiles) -> int | None:
+        # A view, not a copy: the insert that follows streams the files straight into the table.
+        select = scan_sql(self.con, files, ORDINAL)
+        if select is None:
+            return None
+        self.con.execute(f"CREATE TEMPORARY VIEW {quote_identifier(name)} AS {select}")
+        self._staged[name] = "VIEW"
+        return int(self.scalar(f"SELECT count(*) FROM {quote_identifier(name)}") or 0)
+
+    def unstage(self, name: str) -> None:
+        kind = self._staged.pop(name, "TABLE")
+        self.con.execute(f"DROP {kind} IF EXISTS {quote_identifier(name)}")
 
     def columns(self, schema: str, table: str) -> dict[str, str] | None:
         where = "table_schema = ?" if schema != TEMP else "table_catalog = 'temp'"
@@ -159,6 +174,5 @@ class _Session:
         )
 
     def drop_staged(self) -> None:
-        for name in self._staged:
-            self.con.execute(f"DROP TABLE IF EXISTS {quote_identifier(name)}")
-        self._staged.clear()
+        for name in list(self._staged):
+            self.unstage(name)

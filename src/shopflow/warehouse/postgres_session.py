@@ -11,6 +11,7 @@ from typing import Any
 
 import pyarrow as pa
 
+from shopflow.lake.files import LakeFiles
 from shopflow.sql import qualified, quote_identifier, quote_literal
 from shopflow.warehouse.apply import with_ordinal
 from shopflow.warehouse.postgres_types import conform, create_table_sql, staged_columns
@@ -53,6 +54,14 @@ class PostgresSession:
         if copied is None or copied < 0:
             return int(self.scalar(f"SELECT count(*) FROM {quote_identifier(name)}") or 0)
         return int(copied)
+
+    def stage_files(self, name: str, files: LakeFiles) -> int | None:
+        """PostgreSQL cannot read Parquet files: always None, the lake's rows come through `stage`."""
+        return None
+
+    def unstage(self, name: str) -> None:
+        """Drop temporary table `name` if it exists."""
+        self.execute(f"DROP TABLE IF EXISTS {quote_identifier(name)}")
 
     def columns(self, schema: str, table: str) -> dict[str, str] | None:
         """Column name -> type as `format_type()` spells it (`numeric(12,2)`), or None if missing."""

@@ -6,6 +6,8 @@ from typing import Any, Protocol
 
 import pyarrow as pa
 
+from shopflow.lake.files import LakeFiles
+
 # `columns(TEMP, name)` asks for a temporary table of the session (a staged one).
 TEMP = ""
 
@@ -25,6 +27,16 @@ class LoadSession(Protocol):
 
     def stage(self, name: str, reader: pa.RecordBatchReader) -> int:
         """Create temporary table `name` from `reader` (plus `_sf_ord`, the row's position); return rows."""
+
+    def stage_files(self, name: str, files: LakeFiles) -> int | None:
+        """Stage the rows of `files.batches` in `files` as `name` by scanning the files in place.
+
+        Returns the rows staged, or None if this warehouse cannot read the files (the caller
+        then stages through `stage`).
+        """
+
+    def unstage(self, name: str) -> None:
+        """Drop staged relation `name` (a temporary table or view) if it exists."""
 
     def columns(self, schema: str, table: str) -> dict[str, str] | None:
         """Column name -> SQL type of `schema.table` (`schema` TEMP: a temporary table), or None if missing."""
