@@ -287,3 +287,26 @@ def test_secrets_never_show_in_repr_or_str(tmp_path: Path, monkeypatch: pytest.M
 def test_config_error_text_shows_the_fix() -> None:
     error = ConfigError("bad thing", fix="do this", file="a.yml", key="x.y")
     assert str(error) == "bad thing (file=a.yml, key=x.y)\n  fix: do this"
+
+
+def test_a_date_format_is_kept_on_its_column(tmp_path: Path) -> None:
+    config = load_config(write(tmp_path, minimal(columns={"at": {"type": "timestamp", "format": "%m/%d/%Y %H:%M"}})))
+    spec = config.sources[0].tables[0].columns["at"]
+    assert (spec.type, spec.format) == ("timestamp", "%m/%d/%Y %H:%M")
+
+
+@pytest.mark.parametrize(
+    ("spec", "fragments"),
+    [
+        ({"type": "text", "format": "%d/%m/%Y"}, ["date, timestamp and timestamptz", "'text'"]),
+        ({"type": "decimal(10,2)", "format": "%d/%m/%Y"}, ["date, timestamp and timestamptz"]),
+        ({"type": "date", "format": "day/month"}, ["no % directive", "%m/%d/%Y"]),
+        ({"type": "date", "format": "%d/%Q/%Y"}, ["not a strptime format", "%Q"]),
+    ],
+)
+def test_a_wrong_date_format_names_the_column(tmp_path: Path, spec: dict[str, str], fragments: list[str]) -> None:
+    text = str(error_of(write(tmp_path, minimal(columns={"shipped": spec}))))
+    assert "sources.0.tables.0.columns.shipped" in text
+    assert "fix:" in text
+    for fragment in fragments:
+        assert fragment in text

@@ -32,16 +32,47 @@ def _identifier(value: str, what: str) -> str:
 
 
 class ColumnSpec(_Strict):
-    """How one column is typed. `round` allows a decimal to lose digits past its scale."""
+    """How one column is typed. `round` allows a decimal to lose digits past its scale.
+
+    `format` is the strptime format of text dates and timestamps, e.g. `%m/%d/%Y %H:%M`; ISO
+    8601 text parses too.
+    """
 
     type: str
     round: bool = False
+    format: str | None = None
 
     @field_validator("type")
     @classmethod
     def _known_type(cls, value: str) -> str:
         parse_column_type(value)
         return value
+
+    @model_validator(mode="after")
+    def _format_of_dates(self) -> ColumnSpec:
+        if self.format is not None:
+            _check_date_format(self.type, self.format)
+        return self
+
+
+_DATE_TYPES = ("DATE", "TIMESTAMP", "TIMESTAMPTZ")
+
+
+def _check_date_format(column_type: str, fmt: str) -> None:
+    """Raise ValueError unless `fmt` is a strptime format DuckDB knows, on a date or timestamp column."""
+    if parse_column_type(column_type).sql not in _DATE_TYPES:
+        raise ValueError(f"format applies to date, timestamp and timestamptz columns, not to {column_type!r}")
+    if "%" not in fmt:
+        raise ValueError(f"format {fmt!r} has no % directive; e.g. '%m/%d/%Y %H:%M' reads 12/1/2010 8:26")
+    import duckdb
+
+    con = duckdb.connect()
+    try:
+        con.execute("SELECT try_strptime('', ?)", [fmt])
+    except duckdb.Error as exc:
+        raise ValueError(f"format {fmt!r} is not a strptime format: {str(exc).splitlines()[0]}") from None
+    finally:
+        con.close()
 
 
 class NestedConfig(_Strict):

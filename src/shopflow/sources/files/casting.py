@@ -1,10 +1,11 @@
 """Give a file's records their final names and types, and mark the rows that do not fit.
 
 One SQL projection over the reader's relation: names become snake_case, declared columns are
-cast (decimals exactly: a value with more digits than the scale is an error unless the
-column says `round: true`), types are normalised for the lake (every integer to BIGINT, JSON
-and UUID to text), and each row gets `_sf_error` (why it cannot be loaded, or NULL) and
-`_sf_raw` (the row as JSON text, only when it is bad).
+cast (decimals and integers exactly: a value with more digits than the scale, or a fraction
+in an integer column, is an error unless the column says `round: true`; text dates by the
+column's strptime `format`, if it has one), types are normalised for the lake (every integer
+to BIGINT, JSON and UUID to text), and each row gets `_sf_error` (why it cannot be loaded,
+or NULL) and `_sf_raw` (the row as JSON text, only when it is bad).
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from shopflow.column_types import ColumnType, parse_column_type
 from shopflow.config.model import FileTable
 from shopflow.errors import SourceError
 from shopflow.naming import normalize_name
-from shopflow.sources.files.decimals import decimal_cast, lossy
+from shopflow.sources.files.decimals import EXACT, decimal_cast, lossy
 from shopflow.sources.files.json_read import SOURCE
 from shopflow.sql import quote_identifier, quote_literal
 
@@ -31,6 +32,11 @@ _NORMAL_TYPES = {
     "FLOAT": "DOUBLE", "UUID": "VARCHAR", "JSON": "VARCHAR", "TIMESTAMP_S": "TIMESTAMP",
     "TIMESTAMP_MS": "TIMESTAMP", "TIMESTAMP_NS": "TIMESTAMP", "NULL": "VARCHAR", '"NULL"': "VARCHAR",
 }
+
+# Declared types whose cast rounds a fraction (TRY_CAST('6.5' AS BIGINT) is 7).
+_INTEGER_TYPES = ("SMALLINT", "INTEGER", "BIGINT")
+# Source types that can hold a fraction without being text.
+_FRACTIONAL_KINDS = ("float", "double", "decimal")
 
 ERROR = "_sf_error"
 RAW = "_sf_raw"
@@ -61,7 +67,7 @@ def shape_records(con: duckdb.DuckDBPyConnection, read: FileRead, table: FileTab
             fix="rename the source columns so that each normalises to a distinct name",
             table=table.name,
         )
-    declared = {normalize_name(k): (parse_column_type(v.type), v.round) for k, v in table.columns.items()}
+    declared = {normalize_name(k): v for k, v in table.columns.items()}
     for required in [*table.primary_key, *([table.cursor] if table.cursor else [])]:
         if normalize_name(required) not in names:
             raise SourceError(
@@ -76,16 +82,14 @@ def shape_records(con: duckdb.DuckDBPyConnection, read: FileRead, table: FileTab
         source = quote_identifier(raw_name)
         target = quote_identifier(name)
         if name in declared:
-            column_type, rounding = declared[name]
+            spec = declared[name]
+            column_type = parse_column_type(spec.type)
             cast = f"_sf_cast{len(casts)}"
             text = str(dtype) == "VARCHAR"
-            value = (
-                decimal_cast(source, column_type, text) if column_type.is_decimal
-                else f"TRY_CAST({source} AS {column_type.sql})"
-            )
-            casts.append(f"{value} AS {cast}")
+            date_format = spec.format if text else None
+            casts.append(f"{_declared_cast(source, column_type, text, date_format)} AS {cast}")
             projections.append(f"{cast} AS {target}")
-            errors.append(_cast_error(source, cast, name, column_type, rounding, text))
+            errors.append(_cast_error(source, cast, name, column_type, spec.round, dtype, date_format))
         else:
             projections.append(f"{_normalised(source, dtype, table, name)} AS {target}")
     for key in table.primary_key:
@@ -104,18 +108,63 @@ def shape_records(con: duckdb.DuckDBPyConnection, read: FileRead, table: FileTab
     )
 
 
-def _cast_error(source: str, cast: str, name: str, column_type: ColumnType, rounding: bool, text: bool) -> str:
-    """Why `source` does not fit its declared type (`cast` holds TRY_CAST of it), or NULL."""
-    message = f"'{name}: cannot cast ' || {source}::VARCHAR || ' to {column_type.sql}'"
+def _declared_cast(source: str, column_type: ColumnType, text: bool, date_format: str | None) -> str:
+    """SQL of `source` cast to its declared type, NULL where it does not fit; text dates by `date_format`."""
+    if column_type.is_decimal:
+        return decimal_cast(source, column_type, text)
+    plain = f"TRY_CAST({source} AS {column_type.sql})"
+    if date_format is None:
+        return plain
+    # ISO text still parses: a table may get both from different exporters (Excel date cells read as ISO).
+    parsed = f"CAST(try_strptime({source}, {quote_literal(date_format)}) AS {column_type.sql})"
+    return f"COALESCE({parsed}, {plain})"
+
+
+def _cast_error(
+    source: str, cast: str, name: str, column_type: ColumnType, rounding: bool, dtype: DuckDBPyType,
+    date_format: str | None = None,
+) -> str:
+    """Why `source` (of type `dtype`) does not fit its declared type (`cast` holds the cast of it), or NULL."""
+    target = f" to {column_type.sql}" + (f" with format {date_format}" if date_format else "")
+    message = f"'{name}: cannot cast ' || {source}::VARCHAR || {quote_literal(target)}"
     check = f"CASE WHEN {source} IS NOT NULL AND {cast} IS NULL THEN {message} END"
-    lost = lossy(source, cast, column_type, text) if column_type.is_decimal and not rounding else None
-    if lost is not None:
-        message_lossy = (
-            f"'{name}: ' || {source}::VARCHAR || ' has more than {column_type.scale} decimal places; "
-            f"declare round: true to round it'"
-        )
-        check = f"COALESCE({check}, CASE WHEN {lost} THEN {message_lossy} END)"
-    return check
+    lost = None if rounding else _lost_digits(source, cast, column_type, dtype)
+    if lost is None:
+        return check
+    condition, why = lost
+    message_lost = f"{quote_literal(name + ': ')} || {source}::VARCHAR || {quote_literal(why)}"
+    return f"COALESCE({check}, CASE WHEN {condition} THEN {message_lost} END)"
+
+
+def _lost_digits(source: str, cast: str, column_type: ColumnType, dtype: DuckDBPyType) -> tuple[str, str] | None:
+    """SQL that is true when the cast rounded `source`, and the reason's tail; None if it cannot round."""
+    text = str(dtype) == "VARCHAR"
+    if column_type.is_decimal:
+        lost = lossy(source, cast, column_type, text)
+        why = f" has more than {column_type.scale} decimal places; declare round: true to round it"
+        return None if lost is None else (lost, why)
+    if column_type.sql not in _INTEGER_TYPES:
+        return None
+    why = " is not a whole number; declare round: true to round it"
+    if text:
+        return _text_fraction(source, cast), why
+    if dtype.id in _FRACTIONAL_KINDS:
+        # A whole DOUBLE or DECIMAL equals its cast exactly; a double past 2**53 is always whole.
+        return f"{source} <> {cast}", why
+    return None
+
+
+def _text_fraction(source: str, cast: str) -> str:
+    """SQL that is true when the text `source` is a number with a fraction (`cast`, its integer cast)."""
+    # With an exponent ('15e-1'), compare the value as a double (tiny fractions) and as an
+    # exact decimal (past 2**53, where doubles have no fraction). Plain text ('6.5', '7.000')
+    # has a fraction when a digit after the point is not 0: exact at any length, no parse.
+    # `contains` first: it is some 3 times faster than a regex, and most values are whole.
+    exponent = f"(TRY_CAST({source} AS DOUBLE) <> {cast} OR TRY_CAST({source} AS {EXACT}) <> {cast})"
+    return (
+        f"CASE WHEN contains({source}, 'e') OR contains({source}, 'E') THEN {exponent} "
+        rf"WHEN contains({source}, '.') THEN regexp_matches({source}, '\.[0-9]*[1-9]') ELSE false END"
+    )
 
 
 def _normalised(source: str, dtype: DuckDBPyType, table: FileTable, name: str) -> str:

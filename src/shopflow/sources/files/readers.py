@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 from shopflow.config.model import FileFormat, FileTable
 from shopflow.naming import normalize_name
 from shopflow.sources.files import json_read
+from shopflow.sources.files.xlsx import read_sheet
 from shopflow.sql import quote_literal
 
 if TYPE_CHECKING:
@@ -81,7 +82,8 @@ def read_file(
     try:
         if fmt == "parquet":
             return FileRead(f"SELECT * FROM read_parquet({quote_literal(str(path))})", cleanup=cleanup)
-        return FileRead(_read_xlsx(con, path, table), cleanup=cleanup)
+        sheet = read_sheet(con, path, table)
+        return FileRead(sheet.sql, cleanup=cleanup, temp_tables=[sheet.staged])
     except BaseException:
         for temporary in cleanup:
             temporary.unlink(missing_ok=True)
@@ -153,11 +155,3 @@ def _read_csv(con: duckdb.DuckDBPyConnection, path: Path, table: FileTable, text
     con.execute(f"DROP TABLE IF EXISTS {rejects}; DROP TABLE IF EXISTS {scans}")
     return FileRead(f"SELECT * FROM {staged}", rejected, temp_tables=[staged])
 
-
-def _read_xlsx(con: duckdb.DuckDBPyConnection, path: Path, table: FileTable) -> str:
-    from shopflow.engine import load_extension
-
-    load_extension(con, "excel")
-    opts = table.xlsx
-    sheet = f", sheet={quote_literal(opts.sheet)}" if opts.sheet else ""
-    return f"SELECT * FROM read_xlsx({quote_literal(str(path))}, header={str(opts.header).lower()}{sheet})"
