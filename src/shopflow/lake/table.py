@@ -116,9 +116,12 @@ class LakeTable:
             return None
         dataset = table.to_pyarrow_dataset()
         wanted = pa.array(sorted(set(batches)), pa.string())
-        # Read ahead one file at a time: the default (several files at once) holds their row groups in memory.
+        # One file, one row group at a time, decoded on this thread: the defaults (several files
+        # read ahead, whole files pre-buffered) hold hundreds of MB when the consumer is slower
+        # than the reader, as a warehouse's COPY is. The decode is not the load's bottleneck.
         return dataset.scanner(
-            filter=ds.field(BATCH).isin(wanted), batch_size=65_536, fragment_readahead=1, batch_readahead=4
+            filter=ds.field(BATCH).isin(wanted), batch_size=65_536, fragment_readahead=1, batch_readahead=1,
+            use_threads=False, fragment_scan_options=ds.ParquetFragmentScanOptions(pre_buffer=False),
         ).to_reader()
 
     def files(self, batches: Iterable[str]) -> LakeFiles | None:
