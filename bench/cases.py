@@ -1,4 +1,7 @@
-"""The cases: B1 full load of a PostgreSQL table, B2 incremental merge, B3 order files, B4 totesys star schema."""
+"""The cases: B1 full load of a PostgreSQL table, B2 incremental merge, B3 order files, B4 totesys star schema.
+
+B1 and B2 run twice per size: into a DuckDB warehouse and into a PostgreSQL warehouse.
+"""
 
 from __future__ import annotations
 
@@ -12,9 +15,9 @@ from model import Case, Tool, tool_env
 
 import sources
 
-SOURCE_DB = "sfbench_source"
-CHANGED_DB = "sfbench_source_changed"
-TOTESYS_DB = "sfbench_totesys"
+SOURCE_DB = sources.database_name("source")
+CHANGED_DB = sources.database_name("source_changed")
+TOTESYS_DB = sources.database_name("totesys")
 REPO = Path(__file__).resolve().parent.parent
 TOTESYS_DBT = REPO / "examples" / "totesys" / "dbt"
 TOTESYS_TABLES = ("address", "counterparty", "currency", "department", "design", "payment_type", "staff",
@@ -93,7 +96,7 @@ def _b1(rows: int, destination: str, competitors: Path, url: str, truth: sources
     return Case(f"B1 {rows:,} -> {destination}", rows, truth, destination, "amount", tools)
 
 
-def _b2(rows: int, competitors: Path, base: str, changed: str, truth: sources.Truth) -> Case:
+def _b2(rows: int, destination: str, competitors: Path, base: str, changed: str, truth: sources.Truth) -> Case:
     def shopflow_config(url: str) -> Any:
         return lambda w, d: _shopflow_db_config(w, d, url, True)
 
@@ -106,7 +109,7 @@ def _b2(rows: int, competitors: Path, base: str, changed: str, truth: sources.Tr
     for backend in ("connectorx", "pyarrow"):
         tools.append(Tool(f"dlt {backend}", competitors, "dlt_tool.py", _dlt_spec(backend, changed, True),
                           _prepare_with(competitors, "dlt_tool.py", _dlt_spec(backend, base, True))))
-    return Case(f"B2 {rows:,} merge -> duckdb", rows, truth, "duckdb", "amount", tools)
+    return Case(f"B2 {rows:,} merge -> {destination}", rows, truth, destination, "amount", tools)
 
 
 def _b3(orders: int, days: int, competitors: Path, root: Path) -> Case:
@@ -176,7 +179,9 @@ def build_cases(wanted: set[str], sizes: Sizes, *, competitors: Path, root: Path
         if "B2" in wanted:
             changed = sources.recreate_database(CHANGED_DB, template=SOURCE_DB)
             sources.change_orders(changed, update_share=0.01, insert_share=0.005)
-            yield _b2(rows, competitors, url, changed, sources.orders_truth(changed))
+            changed_truth = sources.orders_truth(changed)
+            yield _b2(rows, "duckdb", competitors, url, changed, changed_truth)
+            yield _b2(rows, "postgres", competitors, url, changed, changed_truth)
     if "B3" in wanted:
         yield _b3(sizes.orders, sizes.days, competitors, root)
     if "B4" in wanted:

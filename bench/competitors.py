@@ -6,9 +6,11 @@ pinned to shopflow's minor version so both write files the harness can read.
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 REQUIREMENTS = [
@@ -24,18 +26,27 @@ REQUIREMENTS = [
 
 
 def competitor_python(folder: Path) -> Path:
-    """The competitors' interpreter, installing the environment first if it is missing or stale."""
+    """The competitors' interpreter, installing the environment first if it is missing or stale.
+
+    Two runs in one checkout (CI and a person) wait for each other here instead of installing
+    into the same folder at once.
+    """
     python = folder / "bin" / "python"
     stamp = folder / ".requirements"
     wanted = hashlib.sha256("\n".join(REQUIREMENTS).encode()).hexdigest()
-    if python.exists() and stamp.exists() and stamp.read_text() == wanted:
-        return python
-    print(f"installing the competitors (dlt, pandas) into {folder} ...", flush=True)
     folder.resolve().mkdir(parents=True, exist_ok=True)  # the folder may be a symlink to elsewhere
-    subprocess.run([sys.executable, "-m", "venv", str(folder)], check=True)
-    subprocess.run([str(python), "-m", "pip", "install", "--quiet", "--upgrade", "pip"], check=True)
-    subprocess.run([str(python), "-m", "pip", "install", "--quiet", *REQUIREMENTS], check=True)
-    stamp.write_text(wanted)
+    with open(folder / ".lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if python.exists() and stamp.exists() and stamp.read_text() == wanted:
+            return python
+        print(f"installing the competitors (dlt, pandas) into {folder} ...", flush=True)
+        started = time.perf_counter()
+        stamp.unlink(missing_ok=True)
+        subprocess.run([sys.executable, "-m", "venv", str(folder)], check=True)
+        subprocess.run([str(python), "-m", "pip", "install", "--quiet", "--upgrade", "pip"], check=True)
+        subprocess.run([str(python), "-m", "pip", "install", "--quiet", *REQUIREMENTS], check=True)
+        stamp.write_text(wanted)
+        print(f"installed the competitors in {time.perf_counter() - started:.0f} s", flush=True)
     return python
 
 

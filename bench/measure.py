@@ -1,3 +1,5 @@
+# mypy: disable-error-code="import-untyped"
+# (psutil ships no types; shopflow's venv has it, not its stubs)
 """Run a command and measure its wall time, CPU time and the peak RSS of its whole process tree."""
 
 from __future__ import annotations

@@ -1,3 +1,5 @@
+# mypy: disable-error-code="import-untyped"
+# (psutil ships no types; shopflow's venv has it, not its stubs)
 """Print the results table and append it to RESULTS.md with the machine and versions."""
 
 from __future__ import annotations

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -15,6 +16,16 @@ class Truth:
     rows: int
     amount: str
     extra: tuple[tuple[str, int], ...] = ()
+
+
+# Every database of one run is named `sfbench_<pid>_...`: runs by different people (or CI) on the
+# same PostgreSQL then never drop each other's databases.
+PREFIX = f"sfbench_{os.getpid()}_"
+
+
+def database_name(name: str) -> str:
+    """This run's name for database `name`."""
+    return PREFIX + name
 
 
 def server_url(database: str) -> str:
@@ -119,7 +130,12 @@ def source_rows(url: str) -> int:
     with psycopg.connect(url) as con:
         tables = [r[0] for r in con.execute(
             "SELECT tablename FROM pg_tables WHERE schemaname = 'public'").fetchall()]
-        return sum(int(con.execute(f'SELECT count(*) FROM "{t}"').fetchone()[0]) for t in tables)  # type: ignore[index]
+        total = 0
+        for table in tables:
+            row = con.execute(f'SELECT count(*) FROM "{table}"').fetchone()
+            assert row is not None
+            total += int(row[0])
+        return total
 
 
 def drop_database(name: str) -> None:
@@ -128,10 +144,9 @@ def drop_database(name: str) -> None:
         con.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
-def drop_databases(prefix: str = "sfbench_") -> None:
-    """Drop the databases the benchmark made (sources and warehouses)."""
+def drop_databases(prefix: str = PREFIX) -> None:
+    """Drop the databases this run made (sources and warehouses)."""
     with psycopg.connect(server_url("postgres"), autocommit=True) as con:
-        names = [r[0] for r in con.execute("SELECT datname FROM pg_database WHERE datname LIKE %s",
-                                           [prefix + "%"]).fetchall()]
-        for name in names:
+        names = [r[0] for r in con.execute("SELECT datname FROM pg_database").fetchall()]
+        for name in (n for n in names if n.startswith(prefix)):  # not LIKE: `_` is a wildcard there
             con.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')

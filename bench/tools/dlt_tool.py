@@ -1,3 +1,5 @@
+# mypy: disable-error-code="import-not-found,import-untyped"
+# (this script runs in bench/.venv-competitors: dlt, pandas and SQLAlchemy are not in shopflow's venv)
 """dlt, as its docs show it: sql_database (pyarrow or connectorx backend) and the filesystem source.
 
 Spec keys: case (db | files | totesys), backend, source_url, table / tables, incremental (bool), files,
@@ -52,12 +54,12 @@ def _database(spec: dict[str, Any]) -> Any:
 def _files(spec: dict[str, Any]) -> Any:
     from dlt.sources.filesystem import filesystem
 
-    @dlt.transformer(standalone=True)
-    def read_orders(items: Any) -> Any:
+    def orders_of(items: Any) -> Any:
         for item in items:
             with item.open() as handle:
                 yield json.load(handle)["orders"]
 
+    read_orders = dlt.transformer(standalone=True)(orders_of)  # a transformer, as @dlt.transformer makes it
     files = filesystem(bucket_url=spec["files"], file_glob="*.json")
     return (files | read_orders()).with_name("orders")
 

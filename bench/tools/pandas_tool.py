@@ -1,3 +1,5 @@
+# mypy: disable-error-code="import-not-found,import-untyped"
+# (this script runs in bench/.venv-competitors: dlt, pandas and SQLAlchemy are not in shopflow's venv)
 """The seed systems' way: pandas.read_sql or json_normalize per file, appended into the warehouse.
 
 Spec keys: case (db | files), source_url, table, files, destination (duckdb | postgres),

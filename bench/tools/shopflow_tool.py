@@ -28,8 +28,9 @@ def main() -> None:
     if result.transform_error:
         failed.append(f"transform: {result.transform_error}")
     elif result.transform is not None and not result.transform.ok:
-        bad = [f"{n.name} {n.status}" for n in (*result.transform.models, *result.transform.tests)
-               if n.status in FAILED]
+        runs = [(n.name, n.status) for n in result.transform.models] + [
+            (n.name, n.status) for n in result.transform.tests]
+        bad = [f"{name} {status}" for name, status in runs if status in FAILED]
         failed.append(f"transform: {', '.join(bad)} (dbt log: {result.transform.log_path})")
     quarantined = sum(t.quarantined for t in result.tables)
     if quarantined:
