@@ -289,3 +289,25 @@ def test_an_error_while_reading_the_lake_rolls_back_and_keeps_its_type(warehouse
 
     assert warehouse.query("SELECT id FROM raw.orders") == [(1,)]
     assert warehouse.applied_version(LAKE_KEY) == 0
+
+
+def test_a_merged_table_and_its_children_get_a_key_index_so_merges_touch_only_changed_keys(
+    warehouse: Warehouse,
+) -> None:
+    lake = Lake()
+    table = TableConfig(name="orders", primary_key=["id"], cursor="updated_at", write_disposition="merge")
+    lake.commit("r1", {"orders": [{"id": i, "updated_at": 1} for i in range(1, 2001)],
+                       "orders__line_items": [{"order_id": i, "qty": 1} for i in range(1, 2001)]})
+    warehouse.load(lake.job(table))
+    lake.commit("r2", {"orders": [{"id": 7, "updated_at": 2}], "orders__line_items": [{"order_id": 7, "qty": 5}]})
+    warehouse.load(lake.job(table, since=0))
+
+    indexes = dict(warehouse.query("SELECT tablename, indexdef FROM pg_indexes WHERE schemaname = 'raw'"))
+    assert indexes["orders"].endswith("(id)")
+    assert indexes["orders__line_items"].endswith("(order_id)")
+    warehouse.query("ANALYZE raw.orders")
+    plan = "\n".join(str(r[0]) for r in warehouse.query(
+        "EXPLAIN SELECT 1 FROM raw.orders WHERE id = 7"))
+    assert "Index" in plan
+    assert warehouse.query("SELECT count(*), sum(updated_at) FROM raw.orders") == [(2000, 2001)]
+    assert warehouse.query("SELECT qty FROM raw.orders__line_items WHERE order_id = 7") == [(5,)]

@@ -99,6 +99,11 @@ def apply_job(session: LoadSession, job: LoadJob) -> LoadResult:
             _insert_children(session, child, stage_name, child_columns[child], keys, table.name,
                              merged=table.write_disposition == "merge")
             result.rows[child] = int(session.scalar(f"SELECT count(*) FROM {stage_name}") or 0)
+        if table.write_disposition == "merge":
+            # Built once, after the first load's rows are in: later merges then touch only the changed keys.
+            session.index_keys(RAW_SCHEMA, table.name, keys)
+            for child in child_columns:
+                session.index_keys(RAW_SCHEMA, child, [c for _, c in _child_keys(table.name, keys)])
 
     result.quarantined = _load_quarantine(session, job)
     # Temporary tables live as long as the connection: drop them with the transaction's other work.

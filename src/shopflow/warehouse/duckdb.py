@@ -165,6 +165,10 @@ class _Session:
             f"CREATE TABLE {qualified(schema, table)} AS SELECT {col_list} FROM {quote_identifier(staged)} LIMIT 0"
         )
 
+    def index_keys(self, schema: str, table: str, columns: list[str]) -> None:
+        # DuckDB joins by hashing; an ART index would only slow the bulk inserts down.
+        return None
+
     def add_column(self, schema: str, table: str, column: str, sql_type: str) -> None:
         self.con.execute(f"ALTER TABLE {qualified(schema, table)} ADD COLUMN {quote_identifier(column)} {sql_type}")
 

@@ -6,6 +6,7 @@ the lake's Arrow stream, in the load's own transaction.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterator
 from typing import Any
 
@@ -91,6 +92,13 @@ class PostgresSession:
         self.execute(
             f"CREATE TABLE {qualified(schema, table)} AS SELECT {col_list} FROM {quote_identifier(staged)} WITH NO DATA"
         )
+
+    def index_keys(self, schema: str, table: str, columns: list[str]) -> None:
+        """A b-tree on `columns`: a merge's joins against the table become index lookups."""
+        digest = hashlib.sha1(f"{schema}.{table}".encode()).hexdigest()[:8]
+        name = f"{table[:40]}_sf_key_{digest}"  # PostgreSQL cuts identifiers at 63 bytes
+        col_list = ", ".join(quote_identifier(c) for c in columns)
+        self.execute(f"CREATE INDEX IF NOT EXISTS {quote_identifier(name)} ON {qualified(schema, table)} ({col_list})")
 
     def add_column(self, schema: str, table: str, column: str, sql_type: str) -> None:
         """Add a nullable column."""

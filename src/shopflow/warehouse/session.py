@@ -47,6 +47,9 @@ class LoadSession(Protocol):
     def create_like(self, schema: str, table: str, staged: str, columns: list[str]) -> None:
         """Create `schema.table` with `columns` typed as in temporary table `staged`."""
 
+    def index_keys(self, schema: str, table: str, columns: list[str]) -> None:
+        """Make lookups of `schema.table` by `columns` cheap, if this warehouse needs an index for that."""
+
     def add_column(self, schema: str, table: str, column: str, sql_type: str) -> None:
         """Add a nullable column."""
 
