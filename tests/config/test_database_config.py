@@ -10,7 +10,7 @@ import pytest
 import yaml
 
 from shopflow.config import load_config
-from shopflow.config.model import DatabaseSource
+from shopflow.config.database import DatabaseSource
 from shopflow.errors import ConfigError
 
 

@@ -179,7 +179,7 @@ app.add_typer(cdc_app, name="cdc")
 
 def _cdc_sources(config: Path, source: str | None) -> list[tuple[str, CdcSettings]]:
     from shopflow.config import load_config
-    from shopflow.config.model import DatabaseSource
+    from shopflow.config.database import DatabaseSource
     from shopflow.errors import ConfigError
     from shopflow.sources.cdc.from_config import cdc_settings
 

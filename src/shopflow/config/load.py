@@ -9,8 +9,9 @@ from typing import Any, get_args
 import yaml
 from pydantic import BaseModel, ValidationError
 
+from shopflow.config.database import DatabaseSource
 from shopflow.config.interpolate import interpolate
-from shopflow.config.model import DatabaseSource, FileSource, PipelineConfig
+from shopflow.config.model import FileSource, PipelineConfig
 from shopflow.errors import ConfigError
 
 

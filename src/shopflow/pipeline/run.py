@@ -15,7 +15,8 @@ from datetime import UTC, datetime
 from functools import partial
 from typing import TYPE_CHECKING
 
-from shopflow.config.model import DatabaseSource, FileSource, FileTable, PipelineConfig, TableConfig
+from shopflow.config.database import DatabaseSource
+from shopflow.config.model import FileSource, FileTable, PipelineConfig, TableConfig
 from shopflow.errors import ShopflowError, SourceError
 from shopflow.pipeline.history import record_run
 from shopflow.pipeline.layout import LakeLayout

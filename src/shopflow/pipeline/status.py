@@ -6,7 +6,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from shopflow.config.model import DatabaseSource, FileSource, PipelineConfig
+from shopflow.config.database import DatabaseSource
+from shopflow.config.model import FileSource, PipelineConfig
 from shopflow.pipeline.layout import LakeLayout
 from shopflow.storage import Location
 

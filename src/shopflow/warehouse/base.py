@@ -5,12 +5,16 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TypeVar, cast
 
 import pyarrow as pa
 
 from shopflow.config.model import TableConfig, WarehouseConfig
+from shopflow.errors import WarehouseError
 from shopflow.lake.files import LakeFiles
 from shopflow.lake.ledger import Commit
+from shopflow.sql import qualified
+from shopflow.warehouse.session import LoadSession
 
 RAW_SCHEMA = "raw"
 STATE_SCHEMA = "_shopflow"
@@ -19,6 +23,8 @@ STATE_SCHEMA = "_shopflow"
 LakeReader = Callable[[str, list[str]], pa.RecordBatchReader | None]
 # (output table, batch ids) -> the lake files holding those batches; None if the table does not exist.
 LakeFileLister = Callable[[str, list[str]], LakeFiles | None]
+
+T = TypeVar("T")
 
 
 @dataclass
@@ -60,19 +66,44 @@ class LoadResult:
 
 
 class Warehouse(ABC):
-    """A database that holds `raw.<table>`, `raw._quarantine` and shopflow's load ledger."""
+    """A database that holds `raw.<table>`, `raw._quarantine` and shopflow's load ledger.
+
+    A backend supplies the connection: `table_exists`, `query`, and for `load` its own
+    transaction (`_transaction`) and driver error type (`_is_driver_error`).
+    """
 
     @abstractmethod
     def applied_version(self, lake_key: str) -> int:
         """The last lake version applied for `lake_key`, or -1."""
 
-    @abstractmethod
     def load(self, job: LoadJob) -> LoadResult:
-        """Apply `job` in one transaction, the ledger row included; all or nothing."""
+        """Apply `job` in one transaction, the ledger row included; all or nothing.
 
-    @abstractmethod
+        Raises:
+            WarehouseError: The database refused a statement or the connection broke; names the table.
+            SchemaDriftError: The new data changes a column in a way that cannot be applied in place.
+        """
+        from shopflow.warehouse.apply import apply_job  # apply imports this module
+
+        try:
+            return self._transaction(lambda session: apply_job(session, job))
+        except Exception as exc:
+            if self._is_driver_error(exc):
+                raise WarehouseError(
+                    f"loading raw.{job.table.name} failed: {self._driver_error_text(exc)}", table=job.table.name
+                ) from exc
+            raise
+
     def row_count(self, table: str) -> int | None:
         """Rows in `raw.<table>`, or None if it does not exist."""
+        if not self.table_exists(RAW_SCHEMA, table):
+            return None
+        rows = self.query(f"SELECT count(*) FROM {qualified(RAW_SCHEMA, table)}")
+        return int(cast(int, rows[0][0])) if rows else 0
+
+    @abstractmethod
+    def table_exists(self, schema: str, table: str) -> bool:
+        """True if the table `schema.table` exists."""
 
     @abstractmethod
     def query(self, sql: str, params: list[object] | None = None) -> list[tuple[object, ...]]:
@@ -81,6 +112,18 @@ class Warehouse(ABC):
     @abstractmethod
     def close(self) -> None:
         """Release the connection."""
+
+    @abstractmethod
+    def _transaction(self, work: Callable[[LoadSession], T]) -> T:
+        """Run `work(session)` between BEGIN and COMMIT; roll back and re-raise if it raises."""
+
+    @abstractmethod
+    def _is_driver_error(self, exc: BaseException) -> bool:
+        """True if `exc` is the database driver's: the server refused a statement or the connection broke."""
+
+    def _driver_error_text(self, exc: BaseException) -> str:
+        """`exc` as a load failure quotes it."""
+        return str(exc)
 
     def __enter__(self) -> Warehouse:
         return self

@@ -4,18 +4,19 @@ from __future__ import annotations
 
 import logging
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
 
-from shopflow.errors import SchemaDriftError, WarehouseError
+from shopflow.errors import WarehouseError
 from shopflow.lake.files import LakeFiles
 from shopflow.sql import qualified, quote_identifier
-from shopflow.warehouse.apply import ORDINAL, apply_job, ensure_state, with_ordinal
-from shopflow.warehouse.base import RAW_SCHEMA, STATE_SCHEMA, LoadJob, LoadResult, Warehouse
+from shopflow.warehouse.apply import ORDINAL, ensure_state, with_ordinal
+from shopflow.warehouse.base import STATE_SCHEMA, T, Warehouse
 from shopflow.warehouse.duckdb_lake import scan_sql
-from shopflow.warehouse.session import TEMP
+from shopflow.warehouse.session import TEMP, LoadSession
 
 log = logging.getLogger(__name__)
 
@@ -53,40 +54,19 @@ class DuckDBWarehouse(Warehouse):
 
     def applied_version(self, lake_key: str) -> int:
         """The last lake version applied for `lake_key`, or -1."""
-        if not self._exists(STATE_SCHEMA, "loads"):
+        if not self.table_exists(STATE_SCHEMA, "loads"):
             return -1
         row = self._con.execute(
             f"SELECT max(lake_version) FROM {qualified(STATE_SCHEMA, 'loads')} WHERE lake_key = ?", [lake_key]
         ).fetchone()
         return -1 if row is None or row[0] is None else int(row[0])
 
-    def load(self, job: LoadJob) -> LoadResult:
-        """Apply `job` in one transaction; roll back everything on any error."""
-        session = _Session(self._con)
-        self._con.execute("BEGIN TRANSACTION")
-        try:
-            result = apply_job(session, job)
-            self._con.execute("COMMIT")
-        except SchemaDriftError:
-            self._con.execute("ROLLBACK")
-            raise
-        except Exception as exc:
-            self._con.execute("ROLLBACK")
-            import duckdb
-
-            if isinstance(exc, duckdb.Error):
-                raise WarehouseError(f"loading raw.{job.table.name} failed: {exc}", table=job.table.name) from exc
-            raise
-        finally:
-            session.drop_staged()
-        return result
-
-    def row_count(self, table: str) -> int | None:
-        """Rows in `raw.<table>`, or None if it does not exist."""
-        if not self._exists(RAW_SCHEMA, table):
-            return None
-        row = self._con.execute(f"SELECT count(*) FROM {qualified(RAW_SCHEMA, table)}").fetchone()
-        return int(row[0]) if row else 0
+    def table_exists(self, schema: str, table: str) -> bool:
+        """True if the table `schema.table` exists."""
+        row = self._con.execute(
+            "SELECT count(*) FROM information_schema.tables WHERE table_schema = ? AND table_name = ?", [schema, table]
+        ).fetchone()
+        return bool(row and row[0])
 
     def query(self, sql: str, params: list[object] | None = None) -> list[tuple[object, ...]]:
         """Run a query and return its rows."""
@@ -96,11 +76,25 @@ class DuckDBWarehouse(Warehouse):
         """Close the database file."""
         self._con.close()
 
-    def _exists(self, schema: str, table: str) -> bool:
-        row = self._con.execute(
-            "SELECT count(*) FROM information_schema.tables WHERE table_schema = ? AND table_name = ?", [schema, table]
-        ).fetchone()
-        return bool(row and row[0])
+    def _transaction(self, work: Callable[[LoadSession], T]) -> T:
+        """Run `work(session)` in a transaction; roll back if it raises, and drop what it staged either way."""
+        session = _Session(self._con)
+        self._con.execute("BEGIN TRANSACTION")
+        try:
+            result = work(session)
+            self._con.execute("COMMIT")
+        except Exception:
+            self._con.execute("ROLLBACK")
+            raise
+        finally:
+            session.drop_staged()
+        return result
+
+    def _is_driver_error(self, exc: BaseException) -> bool:
+        """True if `exc` is DuckDB's."""
+        import duckdb
+
+        return isinstance(exc, duckdb.Error)
 
 
 class _Session:

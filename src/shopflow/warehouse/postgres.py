@@ -8,15 +8,17 @@ lake's Arrow batches by COPY and applying them with the shared SQL of `warehouse
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import Any
 
 from shopflow.config.model import WarehouseConfig
 from shopflow.errors import WarehouseError
 from shopflow.sql import qualified
-from shopflow.warehouse.apply import LOADS_TABLE, apply_job, ensure_state
-from shopflow.warehouse.base import RAW_SCHEMA, STATE_SCHEMA, LoadJob, LoadResult, Warehouse
+from shopflow.warehouse.apply import LOADS_TABLE, ensure_state
+from shopflow.warehouse.base import RAW_SCHEMA, STATE_SCHEMA, LoadJob, LoadResult, T, Warehouse
 from shopflow.warehouse.postgres_connect import connect_control, connect_loader, scrub, to_pyformat
 from shopflow.warehouse.postgres_session import PostgresSession
+from shopflow.warehouse.session import LoadSession
 
 log = logging.getLogger(__name__)
 
@@ -45,12 +47,12 @@ class PostgresWarehouse(Warehouse):
         try:
             self._lock()
             self._loader = connect_loader(config)
-            self._transaction(lambda session: ensure_state(session))
+            self._transaction(ensure_state)
         except BaseException as exc:
             self.close()
-            if _is_driver_error(exc):
+            if self._is_driver_error(exc):
                 raise WarehouseError(
-                    f"cannot prepare the PostgreSQL warehouse {config.describe()}: {scrub(str(exc), config)}",
+                    f"cannot prepare the PostgreSQL warehouse {config.describe()}: {self._driver_error_text(exc)}",
                     fix=(
                         f"the user {config.user!r} needs to create the schemas {RAW_SCHEMA} and {STATE_SCHEMA}: "
                         f'GRANT CREATE ON DATABASE "{config.database}" TO "{config.user}", or create them yourself'
@@ -61,33 +63,27 @@ class PostgresWarehouse(Warehouse):
 
     def applied_version(self, lake_key: str) -> int:
         """The last lake version applied for `lake_key`, or -1."""
-        if not self._exists(STATE_SCHEMA, LOADS_TABLE):
+        if not self.table_exists(STATE_SCHEMA, LOADS_TABLE):
             return -1
         row = self._con.execute(
             f"SELECT max(lake_version) FROM {qualified(STATE_SCHEMA, LOADS_TABLE)} WHERE lake_key = %s", [lake_key]
         ).fetchone()
         return -1 if row is None or row[0] is None else int(row[0])
 
+    def table_exists(self, schema: str, table: str) -> bool:
+        """True if the table `schema.table` exists."""
+        row = self._con.execute("SELECT to_regclass(%s) IS NOT NULL", [qualified(schema, table)]).fetchone()
+        return bool(row and row[0])
+
     def load(self, job: LoadJob) -> LoadResult:
-        """Apply `job` in one transaction; roll back everything on any error."""
+        """Apply `job` in one transaction; roll back everything on any error.
+
+        Raises:
+            WarehouseError: The warehouse was opened read-only, or the load failed (see `Warehouse.load`).
+        """
         if self._loader is None:
             raise WarehouseError(f"the warehouse {self.config.describe()} was opened read-only", fix="open it to load")
-        try:
-            result: LoadResult = self._transaction(lambda session: apply_job(session, job))
-        except Exception as exc:
-            if _is_driver_error(exc):
-                raise WarehouseError(
-                    f"loading raw.{job.table.name} failed: {scrub(str(exc), self.config)}", table=job.table.name
-                ) from exc
-            raise
-        return result
-
-    def row_count(self, table: str) -> int | None:
-        """Rows in `raw.<table>`, or None if it does not exist."""
-        if not self._exists(RAW_SCHEMA, table):
-            return None
-        row = self._con.execute(f"SELECT count(*) FROM {qualified(RAW_SCHEMA, table)}").fetchone()
-        return int(row[0]) if row else 0
+        return super().load(job)
 
     def query(self, sql: str, params: list[object] | None = None) -> list[tuple[object, ...]]:
         """Run `sql` and return its rows; `?` marks a parameter, as with DuckDB."""
@@ -101,7 +97,7 @@ class PostgresWarehouse(Warehouse):
             self._loader = None
         self._con.close()
 
-    def _transaction(self, work: Any) -> Any:
+    def _transaction(self, work: Callable[[LoadSession], T]) -> T:
         """Run `work(session)` between BEGIN and COMMIT on the loader; ROLLBACK if it raises."""
         session = PostgresSession(self._loader)
         session.execute("BEGIN")
@@ -144,15 +140,14 @@ class PostgresWarehouse(Warehouse):
             host=self.config.host, port=self.config.port, database=self.config.database,
         )
 
-    def _exists(self, schema: str, table: str) -> bool:
-        row = self._con.execute("SELECT to_regclass(%s) IS NOT NULL", [qualified(schema, table)]).fetchone()
-        return bool(row and row[0])
+    def _is_driver_error(self, exc: BaseException) -> bool:
+        """True if `exc` is the ADBC driver's (the server refused a statement or the connection broke)."""
+        try:
+            from adbc_driver_manager import Error as AdbcError
+        except ImportError:  # no driver, so no driver error
+            return False
+        return isinstance(exc, AdbcError)
 
-
-def _is_driver_error(exc: BaseException) -> bool:
-    """An error of the ADBC driver (the server refused a statement or the connection broke)."""
-    try:
-        from adbc_driver_manager import Error as AdbcError
-    except ImportError:  # no driver, so no driver error
-        return False
-    return isinstance(exc, AdbcError)
+    def _driver_error_text(self, exc: BaseException) -> str:
+        """`exc` with the password scrubbed out."""
+        return scrub(str(exc), self.config)

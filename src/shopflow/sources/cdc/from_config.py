@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from urllib.parse import quote
 
-from shopflow.config.model import DatabaseSource, PipelineConfig, TableConfig
+from shopflow.config.database import DatabaseSource
+from shopflow.config.model import PipelineConfig, TableConfig
 from shopflow.errors import ConfigError
 from shopflow.sources.cdc.settings import CdcSettings, CdcTable
 

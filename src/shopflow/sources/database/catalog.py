@@ -11,7 +11,8 @@ import difflib
 import logging
 from dataclasses import dataclass
 
-from shopflow.config.model import TableConfig, TableSettings
+from shopflow.config.database import TableSettings
+from shopflow.config.model import TableConfig
 from shopflow.errors import SourceError
 from shopflow.naming import normalize_name
 from shopflow.sources.database.columns import Column, NativeType, plan_column, source_query

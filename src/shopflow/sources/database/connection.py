@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, quote, unquote, urlsplit
 
-from shopflow.config.model import DatabaseSource
+from shopflow.config.database import DatabaseSource
 from shopflow.errors import SourceError
 from shopflow.sql import quote_literal
 

@@ -13,7 +13,7 @@ import contextlib
 import logging
 from datetime import datetime, timedelta
 
-from shopflow.config.model import DatabaseSource
+from shopflow.config.database import DatabaseSource
 from shopflow.sources.database.connection import APPLICATION_NAME, SourceConnection
 from shopflow.sources.database.watermark import Snapshot
 

@@ -24,7 +24,7 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from shopflow.config.model import parse_lookback
+from shopflow.config.database import parse_lookback
 from shopflow.errors import SourceError
 from shopflow.sql import quote_literal
 
