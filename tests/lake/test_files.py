@@ -51,3 +51,14 @@ def test_files_without_statistics_are_kept_and_truncated_statistics_still_match(
     })
     chosen = files_holding("s3://lake/orders", actions, "_sf_batch", ["b2-long"])
     assert chosen == ["s3://lake/orders/b.parquet", "s3://lake/orders/c d.parquet"]
+
+
+def test_files_named_for_their_batch_are_chosen_by_name_when_they_have_no_statistics() -> None:
+    actions = pa.table({
+        "path": ["d=1/batch-b1-0a.parquet", "d=1/batch-b2-0b.parquet", "d=1/part-00000-x.parquet"],
+        "min._sf_batch": pa.array([None, None, None], pa.string()),
+        "max._sf_batch": pa.array([None, None, None], pa.string()),
+    })
+    chosen = files_holding("/lake/orders", actions, "_sf_batch", ["b2"])
+    # the unnamed file might hold anything: it is read too
+    assert chosen == ["/lake/orders/d=1/batch-b2-0b.parquet", "/lake/orders/d=1/part-00000-x.parquet"]

@@ -14,6 +14,8 @@ from urllib.parse import unquote
 
 import pyarrow as pa
 
+from shopflow.lake.written import BATCH_FILE_PREFIX
+
 
 @dataclass(frozen=True)
 class LakeFiles:
@@ -47,7 +49,8 @@ def files_holding(
         batch_column: The batch id column, whose min/max statistics select the files.
         batches: The wanted batch ids.
 
-    A file without statistics for the column is kept: reading it is slower, never wrong.
+    A file without statistics for the column is chosen by its name if it is named for its
+    batch (`batch-<id>-...`, see `lake.written`), else kept: reading it is slower, never wrong.
     """
     wanted = sorted(set(batches))
     paths = add_actions.column("path").to_pylist()
@@ -59,9 +62,23 @@ def files_holding(
     for i, path in enumerate(paths):
         low = lows[i] if lows is not None else None
         high = highs[i] if highs is not None else None
-        if low is None or high is None or any(_within(b, low, high) for b in wanted):
+        if low is not None and high is not None:
+            keep = any(_within(b, low, high) for b in wanted)
+        else:
+            named = _named_batch(path)
+            keep = named is None or named in wanted
+        if keep:
             chosen.append(path if "://" in path else f"{root}/{unquote(path)}")
     return chosen
+
+
+def _named_batch(path: str) -> str | None:
+    """The batch id in a file name `batch-<id>-<uuid>.parquet`, or None for other names."""
+    name = path.rsplit("/", 1)[-1]
+    if not name.startswith(BATCH_FILE_PREFIX):
+        return None
+    batch, _, rest = name.removeprefix(BATCH_FILE_PREFIX).partition("-")
+    return batch if rest else None
 
 
 def _within(batch: str, low: str, high: str) -> bool:

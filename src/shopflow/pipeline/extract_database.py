@@ -4,8 +4,9 @@ Per table and run, the rows (and any reconcile tombstones) are appended to the m
 in a commit that is not a ledger commit; then an empty commit carrying the ledger `Commit`
 (the batch, its row count, the new watermark) follows. Only that second commit makes the rows
 count: a run killed before it leaves rows of a batch no ledger commit names, which are never
-loaded, and the next run reads from the old watermark again. Rows stream from DuckDB's scanner
-to delta-rs as Arrow record batches, so memory stays flat whatever the table's size.
+loaded, and the next run reads from the old watermark again. Into a local lake DuckDB writes the
+rows' Parquet files itself (`extract_copy`); otherwise rows stream from DuckDB's scanner to
+delta-rs as Arrow record batches. Either way memory stays flat whatever the table's size.
 """
 
 from __future__ import annotations
@@ -25,6 +26,9 @@ from shopflow.errors import LakeError
 from shopflow.faults import checkpoint
 from shopflow.lake.ledger import Commit
 from shopflow.lake.schema import conformed_reader, target_schema
+from shopflow.lake.table import PARTITION
+from shopflow.lake.written import commit_written
+from shopflow.pipeline.extract_copy import copy_rows, copy_schema
 from shopflow.pipeline.layout import LakeLayout
 from shopflow.sources.database.catalog import ResolvedTable
 from shopflow.sources.database.query import Stamp, rows_sql
@@ -133,7 +137,12 @@ def _write_rows(
             # an index on the cursor finds.
             con.execute(f"SET pg_use_ctid_scan = {'false' if previous is not None else 'true'}")
         try:
-            reader = con.execute(rows_sql(session.type, table, previous, stamp)).to_arrow_reader(BATCH_ROWS)
+            sql = rows_sql(session.type, table, previous, stamp)
+            copy_target = None if tombstones else copy_schema(con, sql, layout.main)
+            if copy_target is not None:
+                _copy_rows(con, sql, layout, table, stamp, copy_target, stream, on_rows)
+                return stream, copy_target, table
+            reader = con.execute(sql).to_arrow_reader(BATCH_ROWS)
             target = target_schema(reader.schema, layout.main.schema())
             batches = _batches(session, table, reader, stream, tombstones, on_rows)
             first = next(batches, None)
@@ -153,6 +162,23 @@ def _write_rows(
             continue
         raise session.conn.error(stream.error, "read", table.source_table) from stream.error
     raise AssertionError("the SQLite retry reads as text, which cannot mismatch")
+
+
+def _copy_rows(
+    con: Any, sql: str, layout: LakeLayout, table: ResolvedTable, stamp: Stamp, target: pa.Schema, stream: _Stream,
+    on_rows: Callable[[int], None] | None,
+) -> None:
+    """The rows through DuckDB's COPY into lake files, then one commit of those files."""
+    cursor = table.cursor.name if table.cursor is not None else None
+    copied = copy_rows(con, sql, layout.main, batch=stamp.batch, load_date=stamp.load_date, cursor=cursor)
+    stream.rows, stream.highest = copied.rows, copied.highest
+    if on_rows is not None and copied.rows:
+        on_rows(copied.rows)
+    checkpoint("file_extracted")
+    if copied.files:
+        commit_written(layout.main, copied.files, target, {PARTITION: stamp.load_date},
+                       {"shopflow.output_of": stamp.batch})
+        checkpoint("outputs_committed")
 
 
 def _prepend(first: pa.RecordBatch, rest: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:

@@ -20,12 +20,17 @@ class Stamp:
     file: str
     loaded_at: datetime
 
+    @property
+    def load_date(self) -> str:
+        """The lake partition the rows go to, `YYYY-MM-DD`."""
+        return self.loaded_at.strftime("%Y-%m-%d")
+
     def columns(self) -> list[str]:
         """`_sf_batch, _sf_file, _sf_load_date, _sf_loaded_at` as SQL constants."""
         return [
             f"{quote_literal(self.batch)} AS _sf_batch",
             f"{quote_literal(self.file)} AS _sf_file",
-            f"{quote_literal(self.loaded_at.strftime('%Y-%m-%d'))} AS _sf_load_date",
+            f"{quote_literal(self.load_date)} AS _sf_load_date",
             f"CAST({quote_literal(self.loaded_at.isoformat())} AS TIMESTAMP WITH TIME ZONE) AS _sf_loaded_at",
         ]
 
