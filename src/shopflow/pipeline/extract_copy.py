@@ -5,8 +5,9 @@ into Python or pass through delta-rs's writer (which holds each file in memory u
 complete): about twice the rows per second, in a fraction of the memory. The files are then
 committed to the Delta table as add actions (`lake.written`).
 
-Only for a local lake whose schema the rows already match exactly, with no tombstones to add;
-anything else goes through the Arrow path, which conforms types and evolves the schema.
+Only for a local or S3 lake (DuckDB cannot write Azure Blob) whose schema the rows already
+match exactly, with no tombstones to add; anything else goes through the Arrow path, which
+conforms types and evolves the schema.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 
+from shopflow.lake.duckdb_access import grant_lake_access
 from shopflow.lake.schema import normalize_schema, target_schema
 from shopflow.lake.table import BATCH, PARTITION, ROW_GROUP_ROWS, TARGET_FILE_BYTES, LakeTable
 from shopflow.lake.written import WrittenFile, batch_file_pattern
@@ -38,7 +40,9 @@ class CopiedRows:
 
 def copy_schema(con: duckdb.DuckDBPyConnection, sql: str, lake: LakeTable) -> pa.Schema | None:
     """The lake schema the rows of `sql` will have if COPY can write them as they are, else None."""
-    if lake.location.scheme != "file":
+    if lake.location.scheme not in ("file", "s3"):
+        return None
+    if not grant_lake_access(con, lake.location.scheme, lake.location.delta_storage_options()):
         return None
     data = con.execute(f"SELECT * FROM ({sql}) AS rows LIMIT 0").to_arrow_table().schema
     if PARTITION not in data.names or BATCH not in data.names:
@@ -68,25 +72,30 @@ def copy_rows(
     con: duckdb.DuckDBPyConnection, sql: str, lake: LakeTable, *, batch: str, load_date: str, cursor: str | None
 ) -> CopiedRows:
     """Write the rows of `sql` (which carry `batch` and `load_date`) into the lake's folder, uncommitted."""
-    root = Path(lake.uri.removeprefix("file://"))
-    folder = root / f"{PARTITION}={load_date}"
-    folder.mkdir(parents=True, exist_ok=True)
+    local = lake.location.scheme == "file"
+    root = lake.uri.removeprefix("file://").rstrip("/")
+    folder = f"{root}/{PARTITION}={load_date}"
+    if local:
+        Path(folder).mkdir(parents=True, exist_ok=True)
     written = con.execute(
         f"COPY (SELECT * EXCLUDE ({quote_identifier(PARTITION)}) FROM ({sql}) AS rows) "
-        f"TO {quote_literal(str(folder))} (FORMAT parquet, COMPRESSION snappy, ROW_GROUP_SIZE {ROW_GROUP_ROWS}, "
+        f"TO {quote_literal(folder)} (FORMAT parquet, COMPRESSION snappy, ROW_GROUP_SIZE {ROW_GROUP_ROWS}, "
         f"FILE_SIZE_BYTES {TARGET_FILE_BYTES}, FILENAME_PATTERN {quote_literal(batch_file_pattern(batch))}, "
         "RETURN_STATS, APPEND)"
     ).fetchall()
     copied = CopiedRows()
-    for path, rows, *_ in written:
+    for path, rows, size, *_ in written:
         if not rows:  # DuckDB writes an empty file for an empty result
-            Path(path).unlink(missing_ok=True)
+            if local:
+                Path(path).unlink(missing_ok=True)
+            else:
+                lake.location.filesystem().rm(path)
             continue
-        relative = Path(path).relative_to(root).as_posix()
-        copied.files.append(WrittenFile(relative, os.path.getsize(path), int(rows)))
+        relative = str(path).removeprefix(root + "/")
+        copied.files.append(WrittenFile(relative, os.path.getsize(path) if local else int(size), int(rows)))
         copied.rows += int(rows)
     if cursor is not None and copied.files:
-        paths = "[" + ", ".join(quote_literal(str(root / f.path)) for f in copied.files) + "]"
+        paths = "[" + ", ".join(quote_literal(f"{root}/{f.path}") for f in copied.files) + "]"
         highest = con.execute(f"SELECT max({quote_identifier(cursor)}) FROM read_parquet({paths})").to_arrow_table()
         copied.highest = highest.column(0)[0].as_py()
     return copied

@@ -10,9 +10,8 @@ from __future__ import annotations
 
 import logging
 from typing import TYPE_CHECKING
-from urllib.parse import urlsplit
 
-from shopflow.errors import ShopflowError
+from shopflow.lake.duckdb_access import grant_lake_access
 from shopflow.lake.files import LakeFiles
 from shopflow.sql import quote_identifier, quote_literal
 
@@ -35,7 +34,10 @@ def scan_sql(con: duckdb.DuckDBPyConnection, files: LakeFiles, ordinal: str) -> 
     """
     import duckdb
 
-    if not files.uris or not _reach_storage(con, files):
+    if not files.uris:
+        return None
+    if not grant_lake_access(con, files.scheme, files.storage_options):
+        log.info("reading the lake through Arrow: DuckDB cannot reach its files")
         return None
     source = _read_parquet(files)
     try:
@@ -64,54 +66,3 @@ def _read_parquet(files: LakeFiles) -> str:
     else:
         options.append("hive_partitioning = false")
     return f"read_parquet({uris}, {', '.join(options)})"
-
-
-def _reach_storage(con: duckdb.DuckDBPyConnection, files: LakeFiles) -> bool:
-    """Give DuckDB the lake's credentials as a temporary secret; False if it cannot use them."""
-    import duckdb
-
-    from shopflow.engine import load_extension
-
-    if files.scheme == "file":
-        return True
-    secret = _secret_sql(files)
-    if secret is None:
-        log.info("reading the lake through Arrow: no key DuckDB can use for %s://", files.scheme)
-        return False
-    try:
-        load_extension(con, "httpfs" if files.scheme == "s3" else "azure")
-        con.execute(secret)
-    except (duckdb.Error, ShopflowError) as exc:  # a missing extension wheel, an option DuckDB rejects
-        log.info("reading the lake through Arrow: DuckDB cannot use the lake's credentials (%s)", exc)
-        return False
-    return True
-
-
-def _secret_sql(files: LakeFiles) -> str | None:
-    options = files.storage_options
-    if files.scheme == "s3":
-        key, secret = options.get("AWS_ACCESS_KEY_ID"), options.get("AWS_SECRET_ACCESS_KEY")
-        if not key or not secret:
-            return None
-        parts = [f"TYPE s3, KEY_ID {quote_literal(key)}, SECRET {quote_literal(secret)}",
-                 f"REGION {quote_literal(options.get('AWS_REGION', 'us-east-1'))}"]
-        if options.get("AWS_SESSION_TOKEN"):
-            parts.append(f"SESSION_TOKEN {quote_literal(options['AWS_SESSION_TOKEN'])}")
-        endpoint = options.get("AWS_ENDPOINT_URL")
-        if endpoint:
-            url = urlsplit(endpoint)
-            parts.append(f"ENDPOINT {quote_literal(url.netloc)}, URL_STYLE 'path', "
-                         f"USE_SSL {'false' if url.scheme == 'http' else 'true'}")
-        return f"CREATE OR REPLACE TEMPORARY SECRET _sf_lake_s3 ({', '.join(parts)}, SCOPE 's3://')"
-    if files.scheme == "az":
-        name, key = options.get("account_name"), options.get("account_key")
-        if not name or not key:
-            return None
-        endpoint = options.get("endpoint")
-        protocol = "http" if endpoint and endpoint.startswith("http://") else "https"
-        connection = f"DefaultEndpointsProtocol={protocol};AccountName={name};AccountKey={key}"
-        if endpoint:
-            connection += f";BlobEndpoint={endpoint}"
-        return (f"CREATE OR REPLACE TEMPORARY SECRET _sf_lake_az (TYPE azure, "
-                f"CONNECTION_STRING {quote_literal(connection)}, SCOPE 'az://')")
-    return None

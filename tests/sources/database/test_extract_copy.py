@@ -62,13 +62,14 @@ def test_a_new_source_column_goes_through_the_arrow_path_and_evolves_the_lake(
     assert pipeline.query("SELECT count(*), count(coupon), max(coupon) FROM raw.orders") == [(300_001, 1, "SPRING")]
 
 
-def test_a_database_source_into_an_s3_lake_loads_every_row(
+def test_a_database_source_into_an_s3_lake_is_written_by_duckdb_and_loads_every_row(
     pipeline: Pipeline, pg: psycopg.Connection[Any], postgres_database: str, tmp_path: Path,
     request: pytest.FixtureRequest,
 ) -> None:
     store: Store = make_store("s3", tmp_path, request)
     pg.execute(ORDERS)
-    pipeline.source = postgres_source(postgres_database, tables=[{"name": "orders"}])
+    pg.execute("CREATE TABLE refunds (id bigint PRIMARY KEY, amount numeric(12,2))")
+    pipeline.source = postgres_source(postgres_database, tables=[{"name": "orders"}, {"name": "refunds"}])
     lake = store.url.rsplit("/", 1)[0] + "/lake"
     config = pipeline.write().read_text().replace(f"lake: {pipeline.lake}", f"lake: {lake}")
     pipeline.path.write_text(config + "storage:\n" + "".join(
@@ -79,7 +80,14 @@ def test_a_database_source_into_an_s3_lake_loads_every_row(
 
     report = run_pipeline(load_config(pipeline.path))
 
-    assert [t.error for t in report.tables] == [None]
+    assert [t.error for t in report.tables] == [None, None]
+    assert store._s3 is not None
+    bucket = lake.split("/")[2]
+    keys = [o["Key"] for o in store._s3.client().list_objects_v2(Bucket=bucket)["Contents"]]
+    assert any("/orders/_sf_load_date=" in k and "/batch-" in k for k in keys)
+    # an empty table leaves no empty data file behind, and still becomes an empty typed table
+    assert not [k for k in keys if "/refunds/_sf_load_date=" in k]
+    assert pipeline.query("SELECT count(*) FROM raw.refunds") == [(0,)]
     assert pipeline.query("SELECT count(*), count(DISTINCT id), sum(amount) FROM raw.orders") == [
         (300_000, 300_000, Decimal("56250187500.00"))
     ]
