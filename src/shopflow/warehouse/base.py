@@ -72,10 +72,6 @@ class Warehouse(ABC):
     transaction (`_transaction`) and driver error type (`_is_driver_error`).
     """
 
-    @abstractmethod
-    def applied_version(self, lake_key: str) -> int:
-        """The last lake version applied for `lake_key`, or -1."""
-
     def load(self, job: LoadJob) -> LoadResult:
         """Apply `job` in one transaction, the ledger row included; all or nothing.
 
@@ -93,6 +89,14 @@ class Warehouse(ABC):
                     f"loading raw.{job.table.name} failed: {self._driver_error_text(exc)}", table=job.table.name
                 ) from exc
             raise
+
+    def applied_version(self, lake_key: str) -> int:
+        """The last lake version applied for `lake_key`, or -1."""
+        if not self.table_exists(STATE_SCHEMA, "loads"):
+            return -1
+        rows = self.query(f"SELECT max(lake_version) FROM {qualified(STATE_SCHEMA, 'loads')} WHERE lake_key = ?",
+                          [lake_key])
+        return -1 if not rows or rows[0][0] is None else int(cast(int, rows[0][0]))
 
     def row_count(self, table: str) -> int | None:
         """Rows in `raw.<table>`, or None if it does not exist."""

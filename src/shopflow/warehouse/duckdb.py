@@ -14,7 +14,7 @@ from shopflow.errors import WarehouseError
 from shopflow.lake.files import LakeFiles
 from shopflow.sql import qualified, quote_identifier
 from shopflow.warehouse.apply import ORDINAL, ensure_state, with_ordinal
-from shopflow.warehouse.base import STATE_SCHEMA, T, Warehouse
+from shopflow.warehouse.base import T, Warehouse
 from shopflow.warehouse.duckdb_lake import scan_sql
 from shopflow.warehouse.session import TEMP, LoadSession
 
@@ -51,15 +51,6 @@ class DuckDBWarehouse(Warehouse):
             ) from exc
         if not read_only:
             ensure_state(_Session(self._con))
-
-    def applied_version(self, lake_key: str) -> int:
-        """The last lake version applied for `lake_key`, or -1."""
-        if not self.table_exists(STATE_SCHEMA, "loads"):
-            return -1
-        row = self._con.execute(
-            f"SELECT max(lake_version) FROM {qualified(STATE_SCHEMA, 'loads')} WHERE lake_key = ?", [lake_key]
-        ).fetchone()
-        return -1 if row is None or row[0] is None else int(row[0])
 
     def table_exists(self, schema: str, table: str) -> bool:
         """True if the table `schema.table` exists."""

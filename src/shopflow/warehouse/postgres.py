@@ -14,7 +14,7 @@ from typing import Any
 from shopflow.config.model import WarehouseConfig
 from shopflow.errors import WarehouseError
 from shopflow.sql import qualified
-from shopflow.warehouse.apply import LOADS_TABLE, ensure_state
+from shopflow.warehouse.apply import ensure_state
 from shopflow.warehouse.base import RAW_SCHEMA, STATE_SCHEMA, LoadJob, LoadResult, T, Warehouse
 from shopflow.warehouse.postgres_connect import connect_control, connect_loader, scrub, to_pyformat
 from shopflow.warehouse.postgres_session import PostgresSession
@@ -60,15 +60,6 @@ class PostgresWarehouse(Warehouse):
                     host=config.host, port=config.port, database=config.database,
                 ) from exc
             raise
-
-    def applied_version(self, lake_key: str) -> int:
-        """The last lake version applied for `lake_key`, or -1."""
-        if not self.table_exists(STATE_SCHEMA, LOADS_TABLE):
-            return -1
-        row = self._con.execute(
-            f"SELECT max(lake_version) FROM {qualified(STATE_SCHEMA, LOADS_TABLE)} WHERE lake_key = %s", [lake_key]
-        ).fetchone()
-        return -1 if row is None or row[0] is None else int(row[0])
 
     def table_exists(self, schema: str, table: str) -> bool:
         """True if the table `schema.table` exists."""
