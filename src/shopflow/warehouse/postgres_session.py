@@ -97,8 +97,13 @@ class PostgresSession:
         """A b-tree on `columns`: a merge's joins against the table become index lookups."""
         digest = hashlib.sha1(f"{schema}.{table}".encode()).hexdigest()[:8]
         name = f"{table[:40]}_sf_key_{digest}"  # PostgreSQL cuts identifiers at 63 bytes
+        if self.scalar(f"SELECT to_regclass({quote_literal(f'{quote_identifier(schema)}.{quote_identifier(name)}')})"):
+            return
         col_list = ", ".join(quote_identifier(c) for c in columns)
-        self.execute(f"CREATE INDEX IF NOT EXISTS {quote_identifier(name)} ON {qualified(schema, table)} ({col_list})")
+        self.execute(f"CREATE INDEX {quote_identifier(name)} ON {qualified(schema, table)} ({col_list})")
+        # A bulk-loaded table has no statistics until autovacuum gets to it; without them the next
+        # merge's planner may scan the whole table instead of using the index.
+        self.execute(f"ANALYZE {qualified(schema, table)}")
 
     def add_column(self, schema: str, table: str, column: str, sql_type: str) -> None:
         """Add a nullable column."""
