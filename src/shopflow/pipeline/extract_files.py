@@ -9,7 +9,9 @@ commit names, and are never loaded.
 Within a commit, runs of JSON files are read by one query each (`sources.files.chunks`). If
 that query fails, the file it blames is read alone and the others together again; failing
 that, every file of the run alone, so a bad file is quarantined on its own and a schema
-misfit names its file.
+misfit names its file. Runs of JSON documents reuse the types detected in earlier runs when
+their records' shapes fit (`sources.files.shapes`); the shapes of a local run's documents are
+found on a second connection while the run before it is read (`sources.files.ahead`).
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from __future__ import annotations
 import logging
 import tempfile
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -41,7 +43,9 @@ from shopflow.sources.files import (
     extract_files,
     quarantine_whole_file,
 )
+from shopflow.sources.files.ahead import DocumentsAhead
 from shopflow.sources.files.chunks import chunks, readable_together
+from shopflow.sources.files.shapes import DetectedTypes
 from shopflow.storage import FileInfo, Location
 
 if TYPE_CHECKING:
@@ -106,10 +110,11 @@ def extract_file_table(
     with tempfile.TemporaryDirectory(prefix="shopflow-fetch-") as tmp:
         extraction = _Extraction(con, config.pipeline, layout, location, table, run_id, changed, Path(tmp), result)
         try:
-            for group in _groups(todo):
-                extraction.extract_group(group, on_file)
+            groups = _groups(todo)
+            for i, group in enumerate(groups):
+                extraction.extract_group(group, on_file, groups[i + 1] if i + 1 < len(groups) else [])
         finally:
-            extraction.spool.close()
+            extraction.close()
     return result
 
 
@@ -154,14 +159,35 @@ class _Extraction:
         self._schemas: dict[str, pa.Schema | None] = {}
         # Leaf paths of JSON dates and timestamps found not plain ISO 8601: read as text from then on.
         self.text: set[str] = set()
+        # Types detected in earlier JSON documents, for later documents of the same shape.
+        self.known = DetectedTypes()
+        # Local files need no fetching: the next run's document shapes are found while a run is read.
+        self.ahead = DocumentsAhead(con, table.records) if location.scheme == "file" else None
 
-    def extract_group(self, group: list[FileInfo], on_file: Callable[[FileInfo], None] | None) -> None:
-        """Extract the files of `group` and commit them as one batch; a schema misfit stops at its file."""
+    def close(self) -> None:
+        """Stop finding shapes ahead and remove the spool."""
+        try:
+            if self.ahead is not None:
+                self.ahead.close()
+        finally:
+            self.spool.close()
+
+    def extract_group(
+        self, group: list[FileInfo], on_file: Callable[[FileInfo], None] | None, next_group: Sequence[FileInfo] = (),
+    ) -> None:
+        """Extract the files of `group` and commit them as one batch; a schema misfit stops at its file.
+
+        The shapes of each next run's documents, the first of `next_group` last, are found meanwhile.
+        """
         origin = quarantine.Origin(self.pipeline, self.layout.source, self.table.name, uuid.uuid4().hex,
                                    datetime.now(UTC))
         consumed: list[FileEntry] = []
         drift: SchemaDriftError | None = None
-        for chunk in chunks(group, self.table):
+        runs = chunks(group, self.table)
+        upcoming = [*runs[1:], *chunks(list(next_group), self.table)[:1]]
+        for i, chunk in enumerate(runs):
+            if i < len(upcoming):
+                self._look_ahead(upcoming[i])
             extracts, drift = self._extract_chunk(chunk, origin)
             for extract in extracts:
                 file = extract.file
@@ -180,6 +206,12 @@ class _Extraction:
             self.result.commits += 1
         if drift is not None:
             raise drift
+
+    def _look_ahead(self, run: list[FileInfo]) -> None:
+        """Start finding the shapes of the documents of `run`, if it is JSON documents read together."""
+        together = len(run) > 1 or readable_together(run[0], self.table)
+        if self.ahead is not None and together and self.table.format_of(run[0].url) == "json":
+            self.ahead.start([Path(f.url) for f in run])
 
     def _extract_chunk(
         self, chunk: list[FileInfo], origin: quarantine.Origin
@@ -210,7 +242,7 @@ class _Extraction:
             results = [FileExtract(f) for f in files]
             try:
                 for output, batch in extract_files(self.con, [local[f.url] for f in files], self.table, origin,
-                                                   results, frozenset(self.text)):
+                                                   results, frozenset(self.text), self.known, self.ahead):
                     self.spool.add(output, self._conform(output, batch, files[0].url if len(files) == 1 else ""))
                 self.spool.keep_segment()
                 done.extend(results)
@@ -220,6 +252,10 @@ class _Extraction:
                 if exc.leaf is not None and exc.leaf not in self.text:
                     log.info("reading %s as text: %s", exc.leaf, exc.message)
                     self.text.add(exc.leaf)
+                    continue
+                if exc.reused:
+                    log.info("the types of earlier files did not fit, detecting these files' own: %s", exc.message)
+                    self.known.forget()
                     continue
                 log.info("reading %s files together failed, reading them one by one: %s", len(files), exc.message)
                 if exc.file is not None and splits[0] > 0:

@@ -19,12 +19,14 @@ from shopflow import quarantine
 from shopflow.config.model import FileTable
 from shopflow.errors import SourceError
 from shopflow.naming import normalize_name
+from shopflow.sources.files.ahead import DocumentsAhead
 from shopflow.sources.files.casting import shape_records
 from shopflow.sources.files.json_read import FastPathError, not_iso_leaf
 from shopflow.sources.files.lines import read_lines
 from shopflow.sources.files.nested import parent_key, split_nested
 from shopflow.sources.files.readers import FileRead, read_file, read_files
-from shopflow.sources.files.rows import FileRows, bad_rows, split_errors, with_metadata
+from shopflow.sources.files.rows import FileRows, bad_rows, split_errors, untyped_nulls, with_metadata
+from shopflow.sources.files.shapes import DetectedTypes
 from shopflow.storage import FileInfo
 
 if TYPE_CHECKING:
@@ -68,13 +70,16 @@ class ManyFilesError(Exception):
     Attributes:
         file: The position of the file to blame, if known.
         leaf: The leaf path of dates or timestamps that are not plain ISO 8601, to read as text.
+        reused: The records were typed with types detected in earlier files: detecting the
+            files' own may read them.
     """
 
-    def __init__(self, message: str, file: int | None, leaf: str | None = None) -> None:
+    def __init__(self, message: str, file: int | None, leaf: str | None = None, *, reused: bool = False) -> None:
         super().__init__(message)
         self.message = message
         self.file = file
         self.leaf = leaf
+        self.reused = reused
 
 
 def extract_files(
@@ -84,11 +89,15 @@ def extract_files(
     origin: quarantine.Origin,
     results: list[FileExtract],
     text: frozenset[str] = frozenset(),
+    known: DetectedTypes | None = None,
+    ahead: DocumentsAhead | None = None,
 ) -> Iterator[tuple[str, pa.RecordBatch]]:
     """Yield `(output table, batch)` pairs of many non-empty JSON or JSON-lines files, read in one query.
 
     `results[i]` (the file at `local_paths[i]`) is filled with its counts as batches are yielded.
-    `text` holds the leaf paths of dates and timestamps to keep as text (see `json_read`).
+    `text` holds the leaf paths of dates and timestamps to keep as text (see `json_read`);
+    `known`, the types detected in earlier documents of the table (see `shapes`); `ahead` may
+    have found the documents' shapes already.
 
     Raises:
         ManyFilesError: Anything went wrong; the caller drops what was yielded and extracts the
@@ -97,8 +106,10 @@ def extract_files(
     import duckdb
 
     fmt = table.format_of(results[0].file.url)
+    reused = False
     try:
-        read = read_files(con, local_paths, table, fmt, text)
+        read = read_files(con, local_paths, table, fmt, text, known, ahead)
+        reused = read.reused
         try:
             stream = con.sql(shape_records(con, read, table)).to_arrow_reader(BATCH_ROWS)
             files = FileRows([str(p) for p in local_paths], [r.file.url for r in results])
@@ -108,7 +119,7 @@ def extract_files(
     except (duckdb.Error, KeyError, UnicodeDecodeError, SourceError, FastPathError, ValueError, OSError) as exc:
         message = _first_line(exc)
         named = [i for i, p in enumerate(local_paths) if str(p) in str(exc)]
-        raise ManyFilesError(message, named[0] if len(named) == 1 else None, not_iso_leaf(exc)) from exc
+        raise ManyFilesError(message, named[0] if len(named) == 1 else None, not_iso_leaf(exc), reused=reused) from exc
 
 
 def extract_file(
@@ -200,7 +211,8 @@ def _batches(
         good = with_metadata(good, origin, files, row_ids=not pk_columns)
         for position, added in enumerate(files.rows - before):
             results[position].rows += int(added)
-        yield from split_nested(good, table.name, key).items()
+        for output, rows in split_nested(good, table.name, key).items():
+            yield output, untyped_nulls(rows)
 
 
 def quarantine_whole_file(

@@ -18,6 +18,8 @@ from typing import TYPE_CHECKING
 from shopflow.config.model import FileFormat, FileTable
 from shopflow.naming import normalize_name
 from shopflow.sources.files import json_read
+from shopflow.sources.files.ahead import DocumentsAhead
+from shopflow.sources.files.shapes import DetectedTypes
 from shopflow.sources.files.xlsx import read_sheet
 from shopflow.sql import quote_literal
 
@@ -46,6 +48,7 @@ class FileRead:
         source: `sql` has a column `_sf_src`, the local path of each row's file (see `json_read`).
         cleanup: Temporary files `sql` reads, to delete once it has run.
         temp_tables: Temporary tables `sql` reads, to drop once it has run.
+        reused: `sql` types the records with types detected in earlier files (see `shapes`).
     """
 
     sql: str
@@ -54,6 +57,7 @@ class FileRead:
     source: bool = False
     cleanup: list[Path] = field(default_factory=list)
     temp_tables: list[str] = field(default_factory=list)
+    reused: bool = False
 
     def close(self, con: duckdb.DuckDBPyConnection) -> None:
         """Delete the temporary files and tables the query read."""
@@ -91,20 +95,32 @@ def read_file(
 
 
 def read_files(
-    con: duckdb.DuckDBPyConnection, paths: list[Path], table: FileTable, fmt: FileFormat, text: frozenset[str]
+    con: duckdb.DuckDBPyConnection, paths: list[Path], table: FileTable, fmt: FileFormat, text: frozenset[str],
+    known: DetectedTypes | None = None, ahead: DocumentsAhead | None = None,
 ) -> FileRead:
     """Read many JSON documents (the fast way) or JSON-lines files in one query; see `json_read`.
+
+    Documents whose records fit the shape of those `known` was detected over reuse its types;
+    otherwise their own are detected and `known` keeps them for the next files. `ahead` may
+    have found the documents' shapes already.
 
     Raises:
         duckdb.Error, KeyError: A file cannot be read.
         FastPathError: The documents cannot be read the fast way.
     """
-    types = json_read.record_types(json_read.detect(con, paths, fmt), table)
-    if fmt == "json":
-        read = json_read.fast_read(paths, table, types, text)
-    else:
+    if fmt != "json":
+        types = json_read.record_types(json_read.detect(con, paths, fmt), table)
         read = json_read.exact_read(paths, table, fmt, types, text)
-    return FileRead(read.sql, columns=read.columns, source=True)
+        return FileRead(read.sql, columns=read.columns, source=True)
+    known = known if known is not None else DetectedTypes()
+    docs = ahead.documents(con, paths) if ahead is not None else json_read.documents(con, paths, table.records)
+    columns = known.columns_for(docs.shapes)
+    reused = columns is not None
+    if columns is None:
+        columns = json_read.detect(con, paths, fmt)
+        known.remember(columns, docs.shapes)
+    read = json_read.fast_read(docs, table, json_read.record_types(columns, table), text)
+    return FileRead(read.sql, columns=read.columns, source=True, reused=reused)
 
 
 def _gunzip(path: Path) -> Path:

@@ -111,3 +111,18 @@ def with_metadata(
         )
         batch = batch.append_column(ROW_ID, ids)
     return batch
+
+
+def untyped_nulls(batch: pa.RecordBatch) -> pa.RecordBatch:
+    """`batch` with its text columns that hold only nulls typed null, for another file's type to win.
+
+    JSON values that are all null are detected as text: in a commit whose other files have dates
+    or numbers in the same column, text would clash with them.
+    """
+    if not batch.num_rows:
+        return batch
+    for i, column in enumerate(batch.columns):
+        text = pa.types.is_string(column.type) or pa.types.is_large_string(column.type)
+        if text and column.null_count == batch.num_rows:
+            batch = batch.set_column(i, batch.schema.field(i).with_type(pa.null()), pa.nulls(batch.num_rows))
+    return batch
