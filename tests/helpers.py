@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import csv
+import io
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -49,3 +52,13 @@ def query(config_path: Path, sql: str) -> list[tuple[Any, ...]]:
         return con.execute(sql).fetchall()
     finally:
         con.close()
+
+
+def csv_bytes(rows: Iterable[Sequence[Any]], header: Sequence[str] | None = None, newline: str = "\n") -> bytes:
+    """`rows` (after `header`, if given) as CSV, each line ended by `newline`."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator=newline)
+    if header is not None:
+        writer.writerow(header)
+    writer.writerows(rows)
+    return out.getvalue().encode()

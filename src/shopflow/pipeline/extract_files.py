@@ -17,11 +17,11 @@ found on a second connection while the run before it is read (`sources.files.ahe
 from __future__ import annotations
 
 import logging
-import tempfile
 import uuid
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -29,12 +29,13 @@ import pyarrow as pa
 
 from shopflow import quarantine
 from shopflow.config.model import FileSource, FileTable, PipelineConfig
-from shopflow.errors import SchemaDriftError
+from shopflow.errors import SchemaDriftError, SourceError
 from shopflow.faults import checkpoint
-from shopflow.lake.ledger import Commit, FileEntry
+from shopflow.lake.ledger import Commit, FileEntry, replanned
 from shopflow.lake.schema import conform_batch, conformed_reader, target_schema
+from shopflow.naming import normalize_name
 from shopflow.pipeline.layout import LakeLayout
-from shopflow.pipeline.spool import Spool
+from shopflow.pipeline.type_fit import Misfits, TypedSpool, fit, quarantine_rows
 from shopflow.sources.files import (
     FileExtract,
     ManyFilesError,
@@ -47,6 +48,7 @@ from shopflow.sources.files.ahead import DocumentsAhead
 from shopflow.sources.files.chunks import chunks, readable_together
 from shopflow.sources.files.shapes import DetectedTypes
 from shopflow.storage import FileInfo, Location
+from shopflow.temp import locked_folder
 
 if TYPE_CHECKING:
     import duckdb
@@ -71,6 +73,14 @@ class TableExtract:
     quarantined: int = 0
     commits: int = 0
     failed_files: list[str] = field(default_factory=list)
+    files_committed: int = 0
+    # Changed files whose new version could not be read: the rows of their last good version stay.
+    kept: list[str] = field(default_factory=list)
+
+    @property
+    def error(self) -> str | None:
+        """Why the table failed although its commits landed: the changed files that could not be read."""
+        return "\n".join(self.kept) or None
 
 
 def pending_files(layout: LakeLayout, location: Location, table: FileTable) -> tuple[list[FileInfo], set[str], int]:
@@ -100,15 +110,32 @@ def extract_file_table(
     on_file: Callable[[FileInfo], None] | None = None,
     on_pending: Callable[[int], None] | None = None,
 ) -> TableExtract:
-    """Extract every pending file of `table` into the lake; returns the counts."""
+    """Extract every pending file of `table` into the lake; returns the counts.
+
+    If another run sharing the lake commits the table's ledger first, the files are planned
+    again from the new ledger: those the other run consumed are skipped, never read twice.
+    """
+    result = TableExtract(table.name)
+    return replanned(table.name, partial(_extract_pending, con, config, source, table, run_id, result, on_file,
+                                         on_pending))
+
+
+def _extract_pending(
+    con: duckdb.DuckDBPyConnection, config: PipelineConfig, source: FileSource, table: FileTable, run_id: str,
+    result: TableExtract, on_file: Callable[[FileInfo], None] | None, on_pending: Callable[[int], None] | None,
+) -> TableExtract:
+    """Plan the files from the ledger and extract them; LedgerConflictError if another run commits first."""
     layout = LakeLayout(config, source.name, table.name)
     location = Location(source.location, config.storage)
+    # Read before the ledger: another run's commit between the two costs a needless re-plan, no more.
+    planned_on = layout.main.version()
     todo, changed, seen = pending_files(layout, location, table)
     if on_pending:
         on_pending(len(todo))
-    result = TableExtract(table.name, files_seen=seen, files_new=len(todo))
-    with tempfile.TemporaryDirectory(prefix="shopflow-fetch-") as tmp:
-        extraction = _Extraction(con, config.pipeline, layout, location, table, run_id, changed, Path(tmp), result)
+    result.files_seen, result.files_new = seen, result.files_committed + len(todo)
+    with locked_folder() as tmp:  # locked: a later run sweeps it only if this process is gone
+        extraction = _Extraction(con, config.pipeline, layout, location, table, run_id, changed, tmp, result,
+                                 -1 if planned_on is None else planned_on)
         try:
             groups = _groups(todo)
             for i, group in enumerate(groups):
@@ -144,6 +171,7 @@ class _Extraction:
         changed: set[str],
         tmp: Path,
         result: TableExtract,
+        planned_on: int = -1,
     ) -> None:
         self.con = con
         self.pipeline = pipeline
@@ -154,13 +182,15 @@ class _Extraction:
         self.changed = changed
         self.tmp = tmp
         self.result = result
-        self.spool = Spool(tmp)
+        self.planned_on = planned_on  # the main table's version the ledger was read at
+        self.spool = TypedSpool(tmp)  # also notes the types each column got (see `type_fit`)
         # Each output's lake schema, read once and again after each of its commits.
         self._schemas: dict[str, pa.Schema | None] = {}
         # Leaf paths of JSON dates and timestamps found not plain ISO 8601: read as text from then on.
         self.text: set[str] = set()
         # Types detected in earlier JSON documents, for later documents of the same shape.
         self.known = DetectedTypes()
+        self.pk_columns = [normalize_name(k) for k in table.primary_key]
         # Local files need no fetching: the next run's document shapes are found while a run is read.
         self.ahead = DocumentsAhead(con, table.records) if location.scheme == "file" else None
 
@@ -182,6 +212,7 @@ class _Extraction:
         origin = quarantine.Origin(self.pipeline, self.layout.source, self.table.name, uuid.uuid4().hex,
                                    datetime.now(UTC))
         consumed: list[FileEntry] = []
+        done: list[FileExtract] = []
         drift: SchemaDriftError | None = None
         runs = chunks(group, self.table)
         upcoming = [*runs[1:], *chunks(list(next_group), self.table)[:1]]
@@ -189,21 +220,27 @@ class _Extraction:
             if i < len(upcoming):
                 self._look_ahead(upcoming[i])
             extracts, drift = self._extract_chunk(chunk, origin)
+            done.extend(extracts)
             for extract in extracts:
                 file = extract.file
-                if extract.failed:
-                    self.result.failed_files.append(f"{file.url}: {extract.failed}")
-                self.result.rows += extract.rows
-                self.result.quarantined += extract.quarantined
                 consumed.append(FileEntry(file.url, file.size, file.version, extract.rows))
                 if on_file:
                     on_file(file)
                 checkpoint("file_extracted")
             if drift is not None:
                 break
+        unreadable = {e.file.url for e in done if e.failed}
         if consumed:
-            self._commit(origin, consumed)
+            self._commit(origin, consumed, unreadable)
             self.result.commits += 1
+            self.result.files_committed += len(consumed)
+        for extract in done:  # counted once committed: a commit another run won is planned again
+            if extract.failed:
+                self.result.failed_files.append(f"{extract.file.url}: {extract.failed}")
+                if self._replaces(extract.file.url):
+                    self.result.kept.append(self._kept_message(extract))
+            self.result.rows += extract.rows
+            self.result.quarantined += extract.quarantined
         if drift is not None:
             raise drift
 
@@ -266,7 +303,7 @@ class _Extraction:
                             or self._read_together(files[i + 1:], local, origin, done, splits))
                 break
             except SchemaDriftError:
-                self.spool.drop_segment()  # read one by one, the misfit names its file
+                self.spool.drop_segment()  # read one by one: a file's rows that do not fit go to quarantine
                 break
         for file in files:
             drift = self._extract_file(file, local[file.url], origin, done)
@@ -279,15 +316,27 @@ class _Extraction:
     ) -> SchemaDriftError | None:
         """Spool one file's outputs as a segment; a file that fails midway is quarantined whole.
 
-        A JSON-lines file that fails midway is read again line by line first.
+        A JSON-lines file that fails midway is read again line by line first. Rows whose values
+        do not fit the types their columns have already go to quarantine (the whole file, if it
+        has nested rows: a parent row and its nested rows go together).
         """
         by_line = False
         while True:
             extract = FileExtract(file)
+            misfits = Misfits()
             try:
                 for output, batch in extract_file(self.con, local, file, self.table, origin, extract, by_line=by_line,
                                                   text=frozenset(self.text)):
-                    self.spool.add(output, self._conform(output, batch, file.url))
+                    self.spool.add(output, self._fitted(output, batch, origin, file.url, misfits))
+                if misfits.rows and self.spool.types.segment_outputs() - {self.table.name, quarantine.TABLE}:
+                    self.spool.drop_segment()
+                    extract = FileExtract(file)
+                    reason = f"the file has nested rows, so it is quarantined whole: {misfits.first}"
+                    for output, batch in quarantine_whole_file(origin, file, local, reason, extract):
+                        self.spool.add(output, batch)
+                else:
+                    extract.rows -= misfits.main_rows
+                    extract.quarantined += misfits.rows
                 self.spool.keep_segment()
             except PartialFileError as exc:
                 self.spool.drop_segment()
@@ -313,24 +362,57 @@ class _Extraction:
         return self._schemas[output]
 
     def _conform(self, output: str, batch: pa.RecordBatch, origin: str) -> pa.RecordBatch:
-        """Check the batch against the lake's types now, so a misfit names its file."""
-        lake = self._lake_schema(output)
-        if lake is None:
+        """Cast the batch to the types its columns have already (the lake's, or earlier files'), naming its file."""
+        check = self.spool.types.expected(output, self._lake_schema(output), batch.schema)
+        if not check.names:
             return batch
-        known = [f for f in batch.schema if f.name in lake.names]
-        check = pa.schema([lake.field(f.name) for f in known])
-        conformed = conform_batch(batch.select([f.name for f in known]), check, table=output, origin=origin)
-        for name in [f.name for f in batch.schema if f.name not in lake.names]:
+        conformed = conform_batch(batch.select(check.names), check, table=output, origin=origin)
+        for name in [n for n in batch.schema.names if n not in check.names]:
             conformed = conformed.append_column(batch.schema.field(name), batch.column(name))
         return conformed
 
-    def _commit(self, origin: quarantine.Origin, consumed: list[FileEntry]) -> None:
-        """Append child and quarantine rows, then the main table's ledger commit."""
+    def _fitted(
+        self, output: str, batch: pa.RecordBatch, origin: quarantine.Origin, url: str, misfits: Misfits
+    ) -> pa.RecordBatch:
+        """`_conform` of the batch's rows that fit; the others are spooled to quarantine and counted in `misfits`."""
+        lake = self._lake_schema(output)
+        check = self.spool.types.expected(output, lake, batch.schema)
+        if output != quarantine.TABLE and check.names:
+            batch, bad, reasons = fit(batch, check, table=self.table.name, in_lake=set(lake.names if lake else []))
+            if bad.num_rows:
+                log.warning("%s: %s rows do not fit the types of earlier files (%s)", url, bad.num_rows, reasons[0])
+                misfits.add(bad.num_rows, main=output == self.table.name, reason=reasons[0])
+                rows = quarantine_rows(origin, url, bad, reasons, self.pk_columns)
+                self.spool.add(quarantine.TABLE, self._conform(quarantine.TABLE, rows, url))
+        return self._conform(output, batch, url)
+
+    def _replaces(self, url: str) -> bool:
+        """True if the file at `url` changed in place and its new rows replace its earlier ones."""
+        return url in self.changed and self.table.on_file_change == "replace"
+
+    def _kept_message(self, extract: FileExtract) -> str:
+        """Why a changed file's earlier rows stay: its new version could not be read."""
+        url = extract.file.url
+        rows = next((e.rows for c in reversed(self.layout.main.commits()) for e in c.files
+                     if e.url == url and e.rows), None)
+        kept = f"the {rows:,} rows of its last good version" if rows else "the rows of its last good version"
+        return str(SourceError(
+            f"{url} changed and its new version cannot be read ({extract.failed}); {kept} stay in "
+            f"raw.{self.table.name}, and the new version is in raw.{quarantine.TABLE}",
+            fix="correct the file and write it again: its next version replaces those rows",
+            table=self.table.name,
+        ))
+
+    def _commit(self, origin: quarantine.Origin, consumed: list[FileEntry], unreadable: set[str]) -> None:
+        """Append child and quarantine rows, then the main table's ledger commit.
+
+        A changed file in `unreadable` (quarantined whole) replaces nothing: its earlier rows stay.
+        """
         table = self.table
         outputs: dict[str, int] = {}
         for output in [o for o in self.spool.outputs() if o != table.name]:
             outputs[output] = self._append(output, {"shopflow.output_of": origin.batch})
-        replaces = tuple(sorted(f.url for f in consumed if f.url in self.changed and table.on_file_change == "replace"))
+        replaces = tuple(sorted(f.url for f in consumed if self._replaces(f.url) and f.url not in unreadable))
         outputs[table.name] = sum(f.rows for f in consumed)
         commit = Commit(
             version=-1, batch=origin.batch, run=self.run_id, files=tuple(consumed), replaces=replaces,
@@ -368,6 +450,8 @@ class _Extraction:
                 rows += batch.num_rows
                 yield batch
 
-        self.layout.output(output).append(conformed_reader(counted(), target, table=output), metadata)
+        planned_on = self.planned_on if output == self.table.name else None  # the main table carries the ledger
+        self.layout.output(output).append(conformed_reader(counted(), target, table=output), metadata,
+                                          planned_on=planned_on)
         self._schemas.pop(output, None)
         return rows

@@ -182,6 +182,17 @@ def test_an_empty_column_and_a_header_only_sheet_load(tmp_path: Path) -> None:
     assert query(config, "SELECT id, note FROM raw.lines ORDER BY id") == [(1, None), (2, None)]
 
 
+def test_rows_after_blank_lines_in_the_sheet_load(tmp_path: Path) -> None:
+    # read_xlsx stops at the first empty row unless told not to: the rows after it were lost.
+    blank: list[Any] = [None] * len(HEADER)
+    config = _pipeline(tmp_path, {"retail.xlsx": _workbook([*ROWS[:3], blank, blank, *ROWS[3:]])})
+
+    report = run(config)
+
+    assert report.exit_code == 0, report
+    assert query(config, f"{SELECT} ORDER BY invoice_no, stock_code") == sorted(EXPECTED)
+
+
 def test_date_cells_and_text_dates_in_one_column_load_with_a_format(tmp_path: Path) -> None:
     rows = [[1, datetime(2010, 12, 1, 8, 26)], [2, "12/1/2010 9:41"], [3, datetime(2010, 12, 2, 10, 0, 30)]]
     columns = {"invoice_date": {"type": "timestamp", "format": "%m/%d/%Y %H:%M"}}

@@ -21,9 +21,12 @@ from shopflow.errors import SourceError
 from shopflow.naming import normalize_name
 from shopflow.sources.files.ahead import DocumentsAhead
 from shopflow.sources.files.casting import shape_records
+from shopflow.sources.files.failures import raise_environmental
 from shopflow.sources.files.json_read import FastPathError, not_iso_leaf
+from shopflow.sources.files.line_numbers import line_source
 from shopflow.sources.files.lines import read_lines
 from shopflow.sources.files.nested import parent_key, split_nested
+from shopflow.sources.files.newlines import open_bytes
 from shopflow.sources.files.readers import FileRead, read_file, read_files
 from shopflow.sources.files.rows import FileRows, bad_rows, split_errors, untyped_nulls, with_metadata
 from shopflow.sources.files.shapes import DetectedTypes
@@ -35,6 +38,8 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 BATCH_ROWS = 100_000
+# A file quarantined whole keeps this much of its text as `raw`: the file itself stays where it is.
+WHOLE_FILE_RAW = 64 << 10
 # Formats `extract_files` reads many files of in one query.
 MANY_FORMATS = ("json", "jsonl")
 
@@ -112,11 +117,12 @@ def extract_files(
         reused = read.reused
         try:
             stream = con.sql(shape_records(con, read, table)).to_arrow_reader(BATCH_ROWS)
-            files = FileRows([str(p) for p in local_paths], [r.file.url for r in results])
+            files = FileRows([str(p) for p in local_paths], [r.file.url for r in results], line_source(table, fmt))
             yield from _batches(stream, table, origin, files, results)
         finally:
             read.close(con)
     except (duckdb.Error, KeyError, UnicodeDecodeError, SourceError, FastPathError, ValueError, OSError) as exc:
+        raise_environmental(exc)  # not the files' fault: reading them one by one would quarantine them all
         message = _first_line(exc)
         named = [i for i, p in enumerate(local_paths) if str(p) in str(exc)]
         raise ManyFilesError(message, named[0] if len(named) == 1 else None, not_iso_leaf(exc), reused=reused) from exc
@@ -153,27 +159,32 @@ def extract_file(
     try:
         read = read_lines(con, local_path, table, text) if by_line else read_file(con, local_path, table, fmt, text)
     except (duckdb.Error, KeyError, UnicodeDecodeError) as exc:
+        raise_environmental(exc)
         if fmt == "jsonl" and not by_line:
             yield from extract_file(con, local_path, file, table, origin, result, by_line=True, text=text)
             return
         yield from quarantine_whole_file(origin, file, local_path, f"cannot read as {fmt}: {_first_line(exc)}", result)
         return
     except SourceError as exc:
-        yield from quarantine_whole_file(origin, file, local_path, exc.message, result)
+        raise_environmental(exc)
+        yield from quarantine_whole_file(origin, file, local_path, _reason(exc), result)
         return
     try:
         stream = con.sql(shape_records(con, read, table)).to_arrow_reader(BATCH_ROWS)
     except (duckdb.Error, SourceError) as exc:
         read.close(con)
+        raise_environmental(exc)
         if not_iso_leaf(exc):
             raise PartialFileError(_first_line(exc), leaf=not_iso_leaf(exc), file=file.url) from exc
-        reason = exc.message if isinstance(exc, SourceError) else f"cannot read as {fmt}: {_first_line(exc)}"
+        reason = _reason(exc) if isinstance(exc, SourceError) else f"cannot read as {fmt}: {_first_line(exc)}"
         yield from quarantine_whole_file(origin, file, local_path, reason, result)
         return
     try:
         yield from rejected_lines(origin, file, read, result)
-        yield from _batches(stream, table, origin, FileRows([str(local_path)], [file.url]), [result])
+        lines = line_source(table, fmt, [r.line for r in read.rejected])
+        yield from _batches(stream, table, origin, FileRows([str(local_path)], [file.url], lines), [result])
     except (duckdb.Error, OSError, pa.ArrowException) as exc:  # DuckDB's errors reach the Arrow stream as these
+        raise_environmental(exc)
         # A parse error past the sampled rows: nothing of this file may be committed.
         raise PartialFileError(
             f"cannot read as {fmt}: {_first_line(exc)}", by_line=fmt == "jsonl" and not by_line,
@@ -202,7 +213,7 @@ def _batches(
     key = parent_key(table.name, table.primary_key)
     pk_columns = [normalize_name(k) for k in table.primary_key]
     for batch in stream:
-        good, bad = split_errors(batch)
+        good, bad = split_errors(batch, files)
         if bad.num_rows:
             for position, rows in bad_rows(origin, bad, files, pk_columns):
                 results[position].quarantined += rows.num_rows
@@ -218,13 +229,30 @@ def _batches(
 def quarantine_whole_file(
     origin: quarantine.Origin, file: FileInfo, local_path: Path, reason: str, result: FileExtract
 ) -> Iterator[tuple[str, pa.RecordBatch]]:
-    """The one quarantine row of a file that cannot be read, with its raw text; counted in `result`."""
-    with open(local_path, "rb") as handle:
-        raw = quarantine.raw_text(handle.read(quarantine.RAW_LIMIT))
+    """The one quarantine row of a file that cannot be read, with its raw text; counted in `result`.
+
+    The raw text is the file's beginning (unpacked, if gzipped), at most `WHOLE_FILE_RAW`
+    bytes; the reason of a bigger file says where the file is and how big.
+    """
+    try:
+        with open_bytes(local_path) as handle:
+            head = handle.read(WHOLE_FILE_RAW)
+    except (OSError, EOFError):  # not gzip after all, or cut short: its bytes as they are
+        with open(local_path, "rb") as handle:
+            head = handle.read(WHOLE_FILE_RAW)
+    raw = quarantine.raw_text(head)
+    if file.size > WHOLE_FILE_RAW:
+        kept = WHOLE_FILE_RAW >> 10
+        reason += f" [the file, {file.size:,} bytes, stays at {file.url}; raw holds its first {kept} KiB]"
     result.quarantined = 1
     result.failed = reason
     log.warning("quarantined %s: %s", file.url, reason)
     yield quarantine.TABLE, quarantine.records(origin, file.url, [reason], [raw])
+
+
+def _reason(exc: SourceError) -> str:
+    """A quarantine reason: what failed, and the fix when there is one."""
+    return f"{exc.message}; fix: {exc.fix}" if exc.fix else exc.message
 
 
 def _first_line(exc: BaseException) -> str:

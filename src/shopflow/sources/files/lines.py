@@ -7,7 +7,6 @@ to a clean JSON-lines file, whose types are detected over every line, so no line
 
 from __future__ import annotations
 
-import gzip
 import os
 import tempfile
 from collections.abc import Iterator
@@ -23,7 +22,8 @@ from shopflow import quarantine
 from shopflow.config.model import FileTable
 from shopflow.errors import SourceError
 from shopflow.sources.files import json_read
-from shopflow.sources.files.readers import FileRead, RejectedLine
+from shopflow.sources.files.file_read import FileRead, RejectedLine
+from shopflow.sources.files.newlines import open_bytes
 
 if TYPE_CHECKING:
     import duckdb
@@ -56,7 +56,7 @@ def read_lines(
     rejected: list[RejectedLine] = []
     good = 0
     try:
-        with os.fdopen(handle, "wb") as out, _open(path) as source:
+        with os.fdopen(handle, "wb") as out, open_bytes(path) as source:
             for first, lines in _blocks(source):
                 good += _classify(con, first, lines, out, rejected)
                 if len(rejected) > MAX_BAD_LINES:
@@ -71,12 +71,6 @@ def read_lines(
         raise
     sql = f"SELECT * EXCLUDE ({json_read.SOURCE}) FROM ({read.sql})"
     return FileRead(sql, rejected, columns=read.columns, cleanup=[clean])
-
-
-def _open(path: Path) -> BufferedIOBase:
-    if path.suffix.lower() in (".gz", ".gzip"):
-        return gzip.GzipFile(path, "rb")
-    return open(path, "rb")
 
 
 def _blocks(source: BufferedIOBase) -> Iterator[tuple[int, pa.Array]]:

@@ -10,6 +10,8 @@ all its values:
 - an undeclared column becomes BIGINT, DOUBLE, BOOLEAN or its date type when every value
   fits, else text.
 
+An empty cell is NULL, whether the sheet omits it or stores it as empty text.
+
 A date cell differs from a number only by its style, which `all_varchar` drops, so the types
 `read_xlsx` sniffs from the first data row tell which columns hold dates.
 """
@@ -23,6 +25,7 @@ from typing import TYPE_CHECKING
 
 from shopflow.config.model import FileTable
 from shopflow.naming import normalize_name
+from shopflow.sources.files import exact_numbers
 from shopflow.sql import quote_identifier, quote_literal
 
 if TYPE_CHECKING:
@@ -65,7 +68,15 @@ def read_sheet(con: duckdb.DuckDBPyConnection, path: Path, table: FileTable) -> 
     sniffed = con.sql(f"SELECT * FROM {source})")  # binding reads the first data row only
     first_row = dict(zip(sniffed.columns, (str(t) for t in sniffed.types), strict=True))
     staged = f"_sf_xlsx_{uuid.uuid4().hex}"
-    con.execute(f"CREATE TEMP TABLE {staged} AS SELECT * FROM {source}, all_varchar=true)")
+    # read_xlsx stops at the first empty row by default: every row after a blank line in the
+    # sheet would be lost. Read to the sheet's end and drop only the rows with no value at all.
+    text = f"{source}, all_varchar=true, stop_at_empty=false)"
+    # An empty text cell (`<c t="inlineStr"></c>`, as exporters write a blank customer) reads as
+    # '': Excel shows it blank and openpyxl reads None, so it is NULL, never a value to cast.
+    names = [quote_identifier(c) for c in con.sql(f"SELECT * FROM {text}").columns]
+    blanks = ", ".join(f"nullif({c}, '') AS {c}" for c in names)
+    any_value = " OR ".join(f"nullif({c}, '') IS NOT NULL" for c in names)
+    con.execute(f"CREATE TEMP TABLE {staged} AS SELECT {blanks} FROM {text} WHERE {any_value}")
     try:
         columns = con.table(staged).columns
         declared = {normalize_name(c) for c in table.columns}
@@ -105,19 +116,20 @@ def _kinds(
             _every(column, f"regexp_full_match({column}, '{_NUMBER}')"),
             # A number without a point or an exponent, short enough for BIGINT.
             _every(column, f"length({column}) <= 18 AND NOT contains({column}, '.') AND NOT contains({column}, 'E')"),
+            *exact_numbers.column_checks(column),  # whole numbers a double would round
         ]
     row = con.execute(f"SELECT {', '.join(checks)} FROM {staged}").fetchone()
     assert row is not None  # an aggregate without GROUP BY has one row
     width = len(checks) // len(columns)
     kinds = {}
     for i, name in enumerate(columns):
-        count, serial, boolean, number, short_whole = row[width * i: width * (i + 1)]
+        count, serial, boolean, number, short_whole, all_whole, rounded = row[width * i: width * (i + 1)]
         kinds[name] = (
             "VARCHAR" if count == 0
             else first_row[name] if serial
             else "BOOLEAN" if boolean
             else "BIGINT" if number and short_whole
-            else "DOUBLE" if number
+            else exact_numbers.column_type(all_whole, rounded) if number
             else "VARCHAR"
         )
     return kinds
@@ -134,7 +146,7 @@ def _typed(column: str, kind: str, sniffed: str) -> str:
         return _from_serial(column, kind)
     if kind == "BOOLEAN":
         return f"({column} = '1')"
-    if kind in ("BIGINT", "DOUBLE"):
+    if kind in ("BIGINT", "DOUBLE", exact_numbers.EXACT_TYPE):
         return f"CAST({column} AS {kind})"
     return _text(column, sniffed)
 
