@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from shopflow.naming import normalize_name, singular
+from shopflow.naming import lake_name, normalize_name, singular
 
 
 @pytest.mark.parametrize(
@@ -27,3 +27,12 @@ def test_normalize_name(source: str, expected: str) -> None:
 @pytest.mark.parametrize(("plural", "one"), [("orders", "order"), ("addresses", "address"), ("categories", "category")])
 def test_singular(plural: str, one: str) -> None:
     assert singular(plural) == one
+
+
+@pytest.mark.parametrize(
+    ("source", "expected"),
+    [("_sf_batch", "src_sf_batch"), ("_sf_anything", "src_sf_anything"), ("src_sf_batch", "src_sf_batch"),
+     ("_SF_Batch", "sf_batch"), ("Order ID", "order_id")],
+)
+def test_lake_name_never_takes_a_shopflow_name(source: str, expected: str) -> None:
+    assert lake_name(source) == expected

@@ -47,8 +47,12 @@ def records(
     origin: Origin, file: str, reasons: list[str], raws: list[str],
     lines: list[int | None] | None = None, keys: list[str | None] | None = None,
 ) -> pa.RecordBatch:
-    """A batch of quarantine rows in the lake's quarantine schema."""
+    r"""A batch of quarantine rows in the lake's quarantine schema.
+
+    A NUL byte in a reason or a raw text is written `\x00`: PostgreSQL cannot store it.
+    """
     n = len(reasons)
+    reasons, raws = [_visible_nul(r) for r in reasons], [_visible_nul(r) for r in raws]
     return pa.RecordBatch.from_pydict(
         {
             "pipeline": [origin.pipeline] * n,
@@ -68,6 +72,24 @@ def records(
     )
 
 
+def _visible_nul(text: str) -> str:
+    return text.replace("\x00", "\\x00") if text and "\x00" in text else text
+
+
 def raw_text(data: bytes) -> str:
     r"""Bytes as text for the `raw` column: invalid UTF-8 stays visible as \x escapes."""
     return data[:RAW_LIMIT].decode("utf-8", errors="backslashreplace")
+
+
+_SQL_TYPES = {pa.string(): "VARCHAR", pa.int64(): "BIGINT", pa.timestamp("us", tz="UTC"): "TIMESTAMP WITH TIME ZONE"}
+
+
+def create_table_sql(table: str) -> str:
+    """`CREATE TABLE IF NOT EXISTS` of the quarantine table `table` (qualified), for DuckDB and PostgreSQL.
+
+    The warehouse creates it with its schema, so that `SELECT * FROM raw._quarantine` works
+    before anything was quarantined.
+    """
+    columns = ", ".join(f'"{f.name}" {_SQL_TYPES[f.type]}' for f in SCHEMA)
+    return f"CREATE TABLE IF NOT EXISTS {table} ({columns})"
+

@@ -19,7 +19,8 @@ from shopflow.pipeline.extract_cdc import CdcRun, extract_cdc
 from shopflow.pipeline.layout import LakeLayout
 from shopflow.pipeline.load import load_table
 from shopflow.sources.cdc.settings import CdcSettings, CdcTable
-from shopflow.warehouse.base import LoadResult, open_warehouse
+from shopflow.warehouse.base import LoadResult
+from shopflow.warehouse.factory import open_warehouse
 
 SOURCE = "shop"
 

@@ -18,7 +18,7 @@ import numpy as np
 import pyarrow as pa
 
 from shopflow.errors import SourceError
-from shopflow.naming import normalize_name
+from shopflow.naming import source_name
 from shopflow.sources.cdc.decode import Decoder
 from shopflow.sources.cdc.settings import CdcTable
 from shopflow.sources.cdc.tuples import OPS, Relation, Rows
@@ -36,7 +36,7 @@ DELETED = "_sf_deleted"
 
 def lake_names(table: CdcTable, columns: tuple[PgColumn, ...] | list[PgColumn]) -> list[str]:
     """The lake names of `columns`; two that normalise to one name are an error."""
-    names = [normalize_name(c.name) for c in columns]
+    names = [source_name(c.name, table.name) for c in columns]  # `_sf_batch` -> `src_sf_batch`
     if len(set(names)) != len(names):
         clash = sorted({n for n in names if names.count(n) > 1})
         raise SourceError(f"columns of {table.qualified} collide once written in snake_case: {clash}",

@@ -171,13 +171,14 @@ def _resolve(session: SourceSession, schema: str, table: str, natives: dict[str,
         "AND table_name = ? ORDER BY column_index",
         [ALIAS, schema, table],
     )
-    every = [plan_column(session.conn.con, str(n), str(t), natives.get(str(n)), session.type) for n, t in described]
+    every = [plan_column(session.conn.con, str(n), str(t), natives.get(str(n)), session.type, table)
+             for n, t in described]
     relation = f"{ALIAS}.{quote_identifier(schema)}.{quote_identifier(table)}"
     if any(c.source_cast for c in every):
         # PostgreSQL casts these columns itself; DuckDB then types every column from the query's result.
         relation = f"postgres_query({quote_literal(ALIAS)}, {quote_literal(source_query(schema, table, every))})"
         described = session.conn.query(f"DESCRIBE SELECT * FROM {relation}")
-        every = [plan_column(session.conn.con, str(r[0]), str(r[1]), natives.get(str(r[0])), session.type)
+        every = [plan_column(session.conn.con, str(r[0]), str(r[1]), natives.get(str(r[0])), session.type, table)
                  for r in described]
     by_name = {c.source: c for c in every}
 
@@ -231,6 +232,9 @@ def _disposition(session: SourceSession, table: str, settings: TableSettings, ha
             log.warning("table %s has no primary key: its incremental rows are appended (set primary_key: to "
                         "merge updates)", table)
             disposition = "append"
+    if disposition == "append" and settings.lookback is not None:  # an explicit append is refused by the config
+        raise _error(session, table, "it has no primary key, so each row lookback reads again would be appended twice",
+                     "set primary_key: on the table (merge then replaces the rows read again), or remove lookback")
     if disposition == "merge" and not has_key:
         raise _error(session, table, "it has no primary key, which merge (and deletes) need",
                      "set primary_key: on the table, or write_disposition: append")

@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from shopflow.naming import normalize_name
+from shopflow.naming import source_name
 from shopflow.sql import quote_identifier
 
 if TYPE_CHECKING:
@@ -81,9 +81,12 @@ class Column:
 
 
 def plan_column(con: duckdb.DuckDBPyConnection, source: str, duck_type: str, native: NativeType | None,
-                database: str) -> Column:
-    """How to read column `source` of DuckDB type `duck_type` (`native`: what the source says it is)."""
-    name = normalize_name(source)
+                database: str, table: str = "") -> Column:
+    """How to read column `source` of table `table`, of DuckDB type `duck_type` (`native`: what the source says it is).
+
+    A column named like shopflow's own (`_sf_batch`) is read as `src_sf_batch` (see `naming`).
+    """
+    name = source_name(source, table)
     if database == "postgres" and native is not None and native.data_type == "numeric" and (
         native.precision is None or native.precision > 38
     ):

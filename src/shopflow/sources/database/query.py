@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+from shopflow.sources.database import nul_rows
 from shopflow.sources.database.catalog import DELETED, ResolvedTable
 from shopflow.sources.database.watermark import Watermark, cursor_filter
 from shopflow.sql import quote_literal
@@ -48,19 +49,41 @@ def deleted_flag(table: ResolvedTable) -> str:
     return f"{value} IS NOT NULL"
 
 
-def rows_sql(database: str, table: ResolvedTable, watermark: Watermark | None, stamp: Stamp) -> str:
-    """The rows to extract: every column read, the deleted flag if kept, the lake metadata."""
-    select = [c.select() for c in table.columns]
+def rows_sql(
+    database: str, table: ResolvedTable, watermark: Watermark | None, stamp: Stamp, *, free_of_nul: bool = False
+) -> str:
+    """The rows to extract: every column read, the deleted flag if kept, the lake metadata.
+
+    A text value holding a NUL byte fails the query (see `nul_rows`); with `free_of_nul`, its
+    row is left out instead (`nul_rows_sql` reads those).
+    """
+    guard = nul_rows.checked(database) and not free_of_nul
+    select = [nul_rows.guarded(c) if guard else c.select() for c in table.columns]
     if table.marks_deletes:
         select.append(f"{deleted_flag(table)} AS {DELETED}")
     select += stamp.columns()
+    where = _where(table, watermark)
+    if free_of_nul:
+        where.append(f"NOT {nul_rows.has_nul(table.columns)}")
+    clause = f" WHERE {' AND '.join(where)}" if where else ""
+    return f"SELECT {', '.join(select)} FROM {table.relation}{clause}"
+
+
+def nul_rows_sql(table: ResolvedTable, watermark: Watermark | None) -> str:
+    """The rows `rows_sql` leaves out `free_of_nul`, as `nul_rows.bad_rows_select` gives them."""
+    where = " AND ".join([*_where(table, watermark), nul_rows.has_nul(table.columns)])
+    select = nul_rows.bad_rows_select(table.columns, table.key, table.cursor)
+    return f"SELECT {select} FROM {table.relation} WHERE {where}"
+
+
+def _where(table: ResolvedTable, watermark: Watermark | None) -> list[str]:
+    """The predicates of the rows to extract: past the watermark, and the table's filter."""
     where = _filters(table)
     if watermark is not None and table.cursor is not None:
         predicate = cursor_filter(table.cursor.value(), table.cursor.sql_type, watermark, table.settings.lookback)
         if predicate:
             where.insert(0, predicate)
-    clause = f" WHERE {' AND '.join(where)}" if where else ""
-    return f"SELECT {', '.join(select)} FROM {table.relation}{clause}"
+    return where
 
 
 def keys_sql(database: str, table: ResolvedTable) -> str:

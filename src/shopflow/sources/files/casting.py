@@ -1,21 +1,24 @@
 """Give a file's records their final names and types, and mark the rows that do not fit.
 
-One SQL projection over the reader's relation: names become snake_case, declared columns are
+One SQL projection over the reader's relation: names become snake_case (a source column named
+like shopflow's own, `_sf_batch`, becomes `src_sf_batch`: see `naming`), declared columns are
 cast (decimals and integers exactly: a value with more digits than the scale, or a fraction
 in an integer column, is an error unless the column says `round: true`; text dates by the
 column's strptime `format`, if it has one), types are normalised for the lake (every integer
 to BIGINT, JSON and UUID to text), and each row gets `_sf_error` (why it cannot be loaded,
-or NULL) and `_sf_raw` (the row as JSON text, only when it is bad).
+such as a text value holding a NUL byte, which PostgreSQL cannot store; or NULL) and
+`_sf_raw` (the row as JSON text, only when it is bad).
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from shopflow import nul_bytes
 from shopflow.column_types import ColumnType, parse_column_type
 from shopflow.config.model import FileTable
 from shopflow.errors import SourceError
-from shopflow.naming import normalize_name
+from shopflow.naming import lake_name, normalize_name, source_name
 from shopflow.sources.files.decimals import EXACT, decimal_cast, lossy
 from shopflow.sources.files.json_read import SOURCE
 from shopflow.sql import quote_identifier, quote_literal
@@ -59,7 +62,7 @@ def shape_records(con: duckdb.DuckDBPyConnection, read: FileRead, table: FileTab
         relation = con.sql(read.sql)
         raw_columns = [c for c in relation.columns if c != SOURCE or not read.source]
         types = [t for c, t in zip(relation.columns, relation.types, strict=True) if c != SOURCE or not read.source]
-    names = [normalize_name(c) for c in raw_columns]
+    names = [source_name(c, table.name) for c in raw_columns]
     duplicates = {n for n in names if names.count(n) > 1}
     if duplicates:
         raise SourceError(
@@ -67,7 +70,7 @@ def shape_records(con: duckdb.DuckDBPyConnection, read: FileRead, table: FileTab
             fix="rename the source columns so that each normalises to a distinct name",
             table=table.name,
         )
-    declared = {normalize_name(k): v for k, v in table.columns.items()}
+    declared = {lake_name(k): v for k, v in table.columns.items()}
     for required in [*table.primary_key, *([table.cursor] if table.cursor else [])]:
         if normalize_name(required) not in names:
             raise SourceError(
@@ -92,6 +95,9 @@ def shape_records(con: duckdb.DuckDBPyConnection, read: FileRead, table: FileTab
             errors.append(_cast_error(source, cast, name, column_type, spec.round, dtype, date_format))
         else:
             projections.append(f"{_normalised(source, dtype, table, name)} AS {target}")
+        nul = nul_bytes.contains_nul(source, dtype)
+        if nul is not None:
+            errors.append(f"CASE WHEN coalesce({nul}, false) THEN {quote_literal(nul_bytes.reason(name))} END")
     for key in table.primary_key:
         raw_key = quote_identifier(raw_columns[names.index(normalize_name(key))])
         errors.append(f"CASE WHEN {raw_key} IS NULL THEN {quote_literal(f'primary key {key} is null')} END")
@@ -127,6 +133,11 @@ def _cast_error(
     """Why `source` (of type `dtype`) does not fit its declared type (`cast` holds the cast of it), or NULL."""
     target = f" to {column_type.sql}" + (f" with format {date_format}" if date_format else "")
     message = f"'{name}: cannot cast ' || {source}::VARCHAR || {quote_literal(target)}"
+    if column_type.sql in _INTEGER_TYPES and str(dtype) == "VARCHAR":  # a whole number out of range
+        wider = "bigint, decimal(38,0)" if column_type.sql != "BIGINT" else "decimal(38,0)"
+        too_big = f" does not fit {column_type.sql}; declare {name}: {wider} or text"
+        message = (f"CASE WHEN regexp_full_match({source}, '[-+]?[0-9]+') THEN {quote_literal(name + ': ')} || "
+                   f"{source} || {quote_literal(too_big)} ELSE {message} END")
     check = f"CASE WHEN {source} IS NOT NULL AND {cast} IS NULL THEN {message} END"
     lost = None if rounding else _lost_digits(source, cast, column_type, dtype)
     if lost is None:

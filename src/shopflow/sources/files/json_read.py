@@ -22,6 +22,10 @@ text and convert plain ISO 8601 here (offsets to UTC, as `read_json` does); any 
 fails the query with `NOT_ISO` and its leaf path (`created_at`, `events[].at`), and the caller
 reads again with that path in `text`, where it stays text rather than becoming a wrong date.
 
+Doubles: a whole one past 2**53 may be a rounded id past 64 bits (DuckDB detects those as
+DOUBLE). It fails the query with its leaf path, and the caller reads that leaf as text, typed
+DOUBLE, DECIMAL(38,0) or text by its values (see `exact_numbers`).
+
 Every query has a `_sf_src` column: the local path of the row's file.
 """
 
@@ -34,7 +38,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from shopflow.config.model import FileTable
-from shopflow.naming import normalize_name
+from shopflow.naming import lake_name
+from shopflow.sources.files import exact_numbers
 from shopflow.sources.files.shapes import Shape, record_shape
 from shopflow.sql import quote_identifier, quote_literal
 
@@ -54,6 +59,9 @@ _ISO = {
 }
 NOT_ISO = "shopflow: a date or timestamp is not plain ISO 8601: "
 _PATH_END = " (read as text)"
+_EXACT_END = " (read again)"
+# The markers of errors that name a leaf to read otherwise, and what ends the leaf's path.
+_RETRIES = ((NOT_ISO, _PATH_END), (exact_numbers.ROUNDED, _EXACT_END), (exact_numbers.NOT_WHOLE, _EXACT_END))
 
 
 class FastPathError(Exception):
@@ -111,25 +119,25 @@ def record_types(detected: list[tuple[str, DuckDBPyType]], table: FileTable) -> 
     Raises:
         KeyError: `records:` names a key the documents do not have.
     """
-    text_columns = {normalize_name(c) for c in table.columns}
+    text_columns = {lake_name(c) for c in table.columns}
     if table.records:
         names = [n for n, _ in detected]
         if table.records not in names:
             raise KeyError(f"the JSON document has no key {table.records!r} (keys: {', '.join(names)})")
         return {n: _type_sql(t, text_columns if n == table.records else set()) for n, t in detected}
-    return {n: "VARCHAR" if normalize_name(n) in text_columns else _type_sql(t, set()) for n, t in detected}
+    return {n: "VARCHAR" if lake_name(n) in text_columns else _type_sql(t, set()) for n, t in detected}
 
 
 def exact_read(paths: list[Path], table: FileTable, fmt: str, types: dict[str, str], text: frozenset[str]) -> JsonRead:
     """`read_json` with the given column types; the records of `records:` unnested.
 
-    Dates and timestamps are read as text and converted as `fast_read` does; those at the
-    leaf paths in `text` stay text.
+    Dates, timestamps and doubles are read as text and converted as `fast_read` does; those
+    at the leaf paths in `text` stay text.
     """
     import duckdb
 
     json_format = "newline_delimited" if fmt == "jsonl" else "auto"
-    as_text = {n: _type_sql(duckdb.sqltype(t), set(), temporal_text=True) for n, t in types.items()}
+    as_text = {n: _read_type(duckdb.sqltype(t), text, n, records=n == table.records) for n, t in types.items()}
     spec = "{" + ", ".join(f"{quote_literal(n)}: {quote_literal(t)}" for n, t in as_text.items()) + "}"
     source = (
         f"read_json({_paths_sql(paths)}, format={quote_literal(json_format)}, "
@@ -145,6 +153,17 @@ def exact_read(paths: list[Path], table: FileTable, fmt: str, types: dict[str, s
         f"(SELECT {SOURCE}, UNNEST({quote_identifier(table.records)}) AS _r FROM {source})"
     )
     return _converted_read(sql, fields(records.child), text)
+
+
+def _read_type(dtype: DuckDBPyType, text: frozenset[str], name: str, *, records: bool) -> str:
+    """The type `read_json` reads column `name` as; the leaf paths of `records:` start at its fields."""
+    if not records or dtype.id != "list" or dtype.child.id != "struct":
+        return _type_sql(dtype, set(), as_read=True, text=text, path=name)
+    inner = ", ".join(
+        f"{quote_identifier(f)} {_type_sql(child, set(), as_read=True, text=text, path=f)}"
+        for f, child in fields(dtype.child)
+    )
+    return f"STRUCT({inner})[]"
 
 
 @dataclass(frozen=True)
@@ -214,7 +233,7 @@ def fast_read(docs: Documents, table: FileTable, types: dict[str, str], text: fr
     split into their records first. Dates and timestamps are transformed as text, then
     converted if plain ISO 8601; a value that is not makes the query fail with `NOT_ISO` and
     its leaf path (see `not_iso_leaf`), for the caller to read again with that path in `text`,
-    where it stays text.
+    where it stays text. Doubles are checked likewise (see `exact_numbers`).
 
     Raises:
         FastPathError: A column's type cannot be expressed as a `json_transform` structure.
@@ -230,7 +249,7 @@ def fast_read(docs: Documents, table: FileTable, types: dict[str, str], text: fr
         columns = [(n, duckdb.sqltype(t)) for n, t in types.items()]
     if not columns:
         raise FastPathError("the records have no fields")
-    structure = {name: _structure(dtype) for name, dtype in columns}
+    structure = {name: _structure(dtype, text, name) for name, dtype in columns}
     if table.records:
         whole = quote_literal(json.dumps({table.records: [structure]}))
         records_sql = (
@@ -251,11 +270,16 @@ def fast_read(docs: Documents, table: FileTable, types: dict[str, str], text: fr
 
 
 def not_iso_leaf(error: BaseException) -> str | None:
-    """The leaf path a `NOT_ISO` error names, if `error` is one."""
+    """The leaf to read otherwise that `error` names, if it is one of the errors meant for that.
+
+    Those are a date or timestamp not plain ISO 8601 (`NOT_ISO`: read it as text) and a whole
+    number a double cannot hold (read it as DECIMAL(38,0), then as text: see `exact_numbers`).
+    """
     message = str(error)
-    if NOT_ISO not in message:
-        return None
-    return message.split(NOT_ISO, 1)[1].split(_PATH_END, 1)[0]
+    for marker, end in _RETRIES:
+        if marker in message:
+            return message.split(marker, 1)[1].split(end, 1)[0]
+    return None
 
 
 def _converted_read(typed: str, columns: list[tuple[str, DuckDBPyType]], text: frozenset[str]) -> JsonRead:
@@ -281,20 +305,22 @@ def fields(dtype: DuckDBPyType) -> list[tuple[str, DuckDBPyType]]:
     return out
 
 
-def _structure(dtype: DuckDBPyType) -> object:
-    """The `json_transform` structure of `dtype`; dates and timestamps stay text (see `_converted`)."""
+def _structure(dtype: DuckDBPyType, text: frozenset[str], path: str) -> object:
+    """The `json_transform` structure of `dtype` at leaf `path`; dates and timestamps stay text (see `_converted`)."""
     if dtype.id == "struct":
         if not dtype.children:
             raise FastPathError("an object without fields")
-        return {name: _structure(child) for name, child in fields(dtype)}
+        return {name: _structure(child, text, f"{path}.{name}") for name, child in fields(dtype)}
     if dtype.id == "list":
-        return [_structure(dtype.child)]
-    text = str(dtype)
-    if text in _ISO:
+        return [_structure(dtype.child, text, f"{path}[]")]
+    kind = str(dtype)
+    if kind in _ISO:
         return "VARCHAR"
-    if text not in _TRANSFORMABLE:
-        raise FastPathError(f"type {text} is not read the fast way")
-    return text
+    if kind == "DOUBLE":
+        return exact_numbers.json_read_type(path, text)
+    if kind not in _TRANSFORMABLE:
+        raise FastPathError(f"type {kind} is not read the fast way")
+    return kind
 
 
 def _converted(expr: str, dtype: DuckDBPyType, path: str, text: frozenset[str], depth: int = 0) -> str | None:
@@ -313,6 +339,8 @@ def _converted(expr: str, dtype: DuckDBPyType, path: str, text: frozenset[str], 
         inner = _converted(var, dtype.child, f"{path}[]", text, depth + 1)
         return None if inner is None else f"list_transform({expr}, {var} -> {inner})"
     kind = str(dtype)
+    if kind == "DOUBLE":
+        return exact_numbers.json_double(expr, path, text, _EXACT_END)
     if kind not in _ISO or path in text:
         return None
     # read_json converts an offset to UTC: so does TIMESTAMPTZ in a UTC session. Its epoch
@@ -326,24 +354,29 @@ def _converted(expr: str, dtype: DuckDBPyType, path: str, text: frozenset[str], 
 
 
 def _type_sql(
-    dtype: DuckDBPyType, text_fields: set[str], *, temporal_text: bool = False,
-    text: frozenset[str] = frozenset(), path: str = "",
+    dtype: DuckDBPyType, text_fields: set[str], *, as_read: bool = False,
+    text: frozenset[str] | None = None, path: str = "",
 ) -> str:
     """The SQL type of `dtype`, JSON as VARCHAR; in a struct, the fields in `text_fields` as VARCHAR.
 
-    Dates and timestamps are VARCHAR if `temporal_text`, or if their leaf path is in `text`.
+    `as_read`: the type a value is read as, before `_converted` (dates and timestamps as
+    VARCHAR, doubles as `exact_numbers.json_read_type` says). Else, given `text`, the type
+    after `_converted`: dates and timestamps whose leaf path is in it stay VARCHAR, doubles
+    become what `exact_numbers.json_double` makes them.
     """
     if dtype.id == "list":
-        return _type_sql(dtype.child, text_fields, temporal_text=temporal_text, text=text, path=f"{path}[]") + "[]"
+        return _type_sql(dtype.child, text_fields, as_read=as_read, text=text, path=f"{path}[]") + "[]"
     if dtype.id == "struct":
         typed = []
         for name, child in fields(dtype):
-            child_sql = "VARCHAR" if normalize_name(name) in text_fields else _type_sql(
-                child, set(), temporal_text=temporal_text, text=text, path=f"{path}.{name}" if path else name
+            child_sql = "VARCHAR" if lake_name(name) in text_fields else _type_sql(
+                child, set(), as_read=as_read, text=text, path=f"{path}.{name}" if path else name
             )
             typed.append(f"{quote_identifier(name)} {child_sql}")
         return "STRUCT(" + ", ".join(typed) + ")"
     kind = str(dtype)
-    if kind in _ISO and (temporal_text or path in text):
+    if kind == "DOUBLE" and text is not None:
+        return exact_numbers.json_read_type(path, text) if as_read else exact_numbers.json_double_type(path, text)
+    if kind in _ISO and (as_read or path in (text or ())):
         return "VARCHAR"
     return "VARCHAR" if kind in ("JSON", "NULL", '"NULL"') else kind

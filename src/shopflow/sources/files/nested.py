@@ -1,6 +1,7 @@
 """Split nested records into flat tables, batch by batch, in Arrow.
 
-Objects are flattened into `parent__child` columns. A list becomes a child table
+Objects are flattened into `parent__child` columns (a key named like shopflow's own columns,
+`_sf_idx`, becomes `src_sf_idx`: see `naming`). A list becomes a child table
 `<table>__<column>` with one row per element, the parent's key (`order_id` for table
 `orders` keyed by `id`) and `_sf_idx`, the element's position. Lists of scalars give a child
 column `value`. Lists below the first level stay as list columns of the child table.
@@ -14,7 +15,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from shopflow.naming import normalize_name, singular
+from shopflow.naming import normalize_name, singular, source_name
 
 CHILD_INDEX = "_sf_idx"
 ROW_ID = "_sf_row_id"
@@ -43,26 +44,28 @@ def split_nested(batch: pa.RecordBatch, table: str, key: ParentKey) -> dict[str,
     flat_columns: dict[str, pa.Array] = {}
     lists: dict[str, pa.Array] = {}
     for name, column in zip(batch.schema.names, batch.columns, strict=True):
-        _flatten_into(flat_columns, lists, name, column)
+        _flatten_into(flat_columns, lists, name, column, table)
     parent = pa.RecordBatch.from_pydict(flat_columns) if flat_columns else batch.select([])
     out = {table: parent}
     for name, column in lists.items():
-        out[f"{table}__{name}"] = _child(parent, column, key)
+        out[f"{table}__{name}"] = _child(parent, column, key, table)
     return out
 
 
-def _flatten_into(columns: dict[str, pa.Array], lists: dict[str, pa.Array], name: str, column: pa.Array) -> None:
+def _flatten_into(
+    columns: dict[str, pa.Array], lists: dict[str, pa.Array], name: str, column: pa.Array, table: str
+) -> None:
     if pa.types.is_struct(column.type):
         # StructArray.flatten carries the struct's nulls into its fields: a null address has a null city.
         for field, child in zip(column.type, column.flatten(), strict=True):
-            _flatten_into(columns, lists, f"{name}__{normalize_name(field.name)}", child)
+            _flatten_into(columns, lists, f"{name}__{source_name(field.name, table)}", child, table)
     elif pa.types.is_list(column.type) or pa.types.is_large_list(column.type):
         lists[name] = column
     else:
         columns[name] = column
 
 
-def _child(parent: pa.RecordBatch, column: pa.Array, key: ParentKey) -> pa.RecordBatch:
+def _child(parent: pa.RecordBatch, column: pa.Array, key: ParentKey, table: str) -> pa.RecordBatch:
     parents = pc.list_parent_indices(column)
     values = pc.list_flatten(column)
     offsets = column.offsets.to_numpy(zero_copy_only=False)
@@ -76,7 +79,7 @@ def _child(parent: pa.RecordBatch, column: pa.Array, key: ParentKey) -> pa.Recor
         element_lists: dict[str, pa.Array] = {}
         flat: dict[str, pa.Array] = {}
         for field, child in zip(values.type, values.flatten(), strict=True):
-            _flatten_into(flat, element_lists, normalize_name(field.name), child)
+            _flatten_into(flat, element_lists, source_name(field.name, table), child, table)
         data.update(flat)
         data.update(element_lists)  # deeper lists stay lists in the child table
     else:
