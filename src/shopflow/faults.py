@@ -2,7 +2,8 @@
 
 Set SHOPFLOW_PAUSE_AT to a checkpoint name and SHOPFLOW_PAUSE_FILE to a path: when a run
 reaches that checkpoint it writes the file and sleeps, so a test can `kill -9` it at exactly
-that moment. Unset (always, outside tests), a checkpoint costs one dictionary lookup.
+that moment, or remove the file to let it go on (to race another run). Unset (always, outside
+tests), a checkpoint costs one dictionary lookup.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ CHECKPOINTS = (
 
 
 def checkpoint(name: str) -> None:
-    """Pause here forever if the environment asks for it (crash tests only)."""
+    """Pause here if the environment asks for it (tests only), until the pause file is removed."""
     if os.environ.get("SHOPFLOW_PAUSE_AT") != name:
         return
     marker = os.environ.get("SHOPFLOW_PAUSE_FILE")
@@ -30,5 +31,5 @@ def checkpoint(name: str) -> None:
         partial = Path(f"{marker}.partial")
         partial.write_text(name, encoding="utf-8")
         os.replace(partial, marker)
-    while True:
-        time.sleep(3600)
+    while marker is None or Path(marker).exists():
+        time.sleep(0.05 if marker else 3600)

@@ -44,7 +44,7 @@ def test_glossier_run_then_transform_builds_the_models_and_keeps_the_example_cle
         assert model in done.stdout
     assert "models: 3 built, 0 failed, 0 skipped" in done.stdout
     assert "0 failed" in done.stdout.split("tests:")[1]
-    assert f"dbt log: {tmp_path / 'glossier.dbt' / 'logs' / 'dbt.log'}" in done.stdout
+    assert f"dbt log: {tmp_path / 'warehouse.dbt' / 'logs' / 'dbt.log'}" in done.stdout
 
     # the next day arrives: a run loads it and rebuilds the models; a transform rebuilds only what is selected
     shutil.copytree(EXAMPLE / "more_data", data, dirs_exist_ok=True)

@@ -8,13 +8,18 @@ statistics, so a load never lists the storage or opens files of other batches.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 from urllib.parse import unquote
 
 import pyarrow as pa
 
 from shopflow.lake.written import BATCH_FILE_PREFIX
+
+if TYPE_CHECKING:
+    from shopflow.storage import Location
 
 
 @dataclass(frozen=True)
@@ -84,3 +89,22 @@ def _named_batch(path: str) -> str | None:
 def _within(batch: str, low: str, high: str) -> bool:
     # Statistics of long strings may be truncated: a truncated max is a prefix of the true max.
     return low <= batch and batch[: len(high)] <= high
+
+
+def missing_files(location: Location, uris: list[str]) -> list[str]:
+    """Those of `uris` (files below `location`) that are not in storage.
+
+    Local files are checked one by one; object-store files by one listing per folder (a
+    partition folder usually holds many of them), not one request each.
+    """
+    if location.scheme == "file":
+        return [u for u in uris if not os.path.exists(u)]
+    fs = location.filesystem()
+    present: set[str] = set()
+    for folder in sorted({u.rsplit("/", 1)[0] for u in uris}):
+        fs.invalidate_cache(folder)
+        try:
+            present.update(fs._strip_protocol(p) for p in fs.ls(folder, detail=False))
+        except FileNotFoundError:
+            continue
+    return [u for u in uris if fs._strip_protocol(u) not in present]

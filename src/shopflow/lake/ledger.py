@@ -5,15 +5,33 @@ A commit of a source table's main lake table is the unit of exactly-once: it nam
 the watermark it reached and the row counts. Nothing counts as consumed unless that commit
 landed; the rows a crashed run left in child or quarantine tables belong to a batch no
 commit names, and are never loaded.
+
+Two runs may share a lake (two warehouses fed from it). A ledger commit is conditional: it
+lands only if no other run's ledger commit landed since the run read the ledger it planned
+on (`LakeTable.append(planned_on=...)`); otherwise it raises LedgerConflictError and the run plans
+again from the new ledger (`replanned`), skipping what the other run consumed.
 """
 
 from __future__ import annotations
 
 import json
+import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
+
+from shopflow.errors import LakeError
+
+log = logging.getLogger(__name__)
 
 PREFIX = "shopflow."
+# The Delta application transaction every ledger commit carries: delta-rs fails a commit whose
+# snapshot is older than another commit with the same app id (its ConcurrentTransaction check).
+APP_ID = "shopflow.ledger"
+# How often a run plans a table again after losing its ledger commit to another run.
+MAX_REPLANS = 5
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -71,3 +89,40 @@ class Commit:
             quarantined=int(entry.get(PREFIX + "quarantined", 0)),
             watermark=entry.get(PREFIX + "watermark"),
         )
+
+
+@dataclass(frozen=True)
+class Ledger:
+    """A lake table's ledger as a run read it.
+
+    Attributes:
+        version: The table version read; -1 if the table did not exist.
+        commits: shopflow's ledger commits up to `version`, oldest first.
+    """
+
+    version: int
+    commits: list[Commit]
+
+
+class LedgerConflictError(LakeError):
+    """Another run's ledger commit landed after this run read the ledger it planned on."""
+
+
+def replanned(table: str, plan_and_commit: Callable[[], T]) -> T:
+    """`plan_and_commit()`, called again (it reads the ledger afresh) each time another run's commit wins.
+
+    Raises:
+        LakeError: Other runs kept winning, MAX_REPLANS times in a row.
+    """
+    for _ in range(MAX_REPLANS - 1):
+        try:
+            return plan_and_commit()
+        except LedgerConflictError as exc:
+            log.warning("%s; planning table %s again from the new ledger", exc.message, table)
+    try:
+        return plan_and_commit()
+    except LedgerConflictError as exc:
+        raise LakeError(
+            f"lake table {table}: other runs committed first {MAX_REPLANS} times in a row",
+            fix="run again when the other runs that share this lake are done", table=table,
+        ) from exc

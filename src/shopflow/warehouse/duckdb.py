@@ -20,6 +20,10 @@ from shopflow.warehouse.session import TEMP, LoadSession
 
 log = logging.getLogger(__name__)
 
+# DuckDB's words for a file it cannot read as a database: cut short, overwritten, bits flipped.
+_DAMAGED = ("not a valid DuckDB database file", "Could not read enough bytes", "Corrupt database file",
+            "does not match stored checksum", "database file is corrupt")
+
 
 class DuckDBWarehouse(Warehouse):
     """A DuckDB file. Opening it for writing takes DuckDB's file lock, so two runs never load at once.
@@ -44,13 +48,23 @@ class DuckDBWarehouse(Warehouse):
                 self._con = duckdb.connect(path, read_only=True)
             else:
                 self._con = connect(path)
-        except duckdb.IOException as exc:
+        except duckdb.Error as exc:
+            if is_damaged(exc):
+                raise damaged(path, exc) from exc
+            if not isinstance(exc, duckdb.IOException):
+                raise
             raise WarehouseError(
                 f"cannot open the DuckDB warehouse {path}: {exc}",
                 fix="another shopflow run or a DuckDB client holds it; wait for it to finish or close it",
             ) from exc
         if not read_only:
-            ensure_state(_Session(self._con))
+            try:
+                ensure_state(_Session(self._con))
+            except duckdb.Error as exc:
+                self._con.close()
+                if is_damaged(exc):
+                    raise damaged(path, exc) from exc
+                raise
 
     def table_exists(self, schema: str, table: str) -> bool:
         """True if the table `schema.table` exists."""
@@ -74,8 +88,10 @@ class DuckDBWarehouse(Warehouse):
         try:
             result = work(session)
             self._con.execute("COMMIT")
-        except Exception:
+        except Exception as exc:
             self._con.execute("ROLLBACK")
+            if self._is_driver_error(exc) and is_damaged(exc):
+                raise damaged(self.path, exc) from exc
             raise
         finally:
             session.drop_staged()
@@ -86,6 +102,21 @@ class DuckDBWarehouse(Warehouse):
         import duckdb
 
         return isinstance(exc, duckdb.Error)
+
+
+def is_damaged(exc: BaseException) -> bool:
+    """True if DuckDB's error says the database file itself is damaged (not locked, not a bad statement)."""
+    return any(words in str(exc) for words in _DAMAGED)
+
+
+def damaged(path: str, exc: BaseException) -> WarehouseError:
+    """The error for a damaged warehouse file: what DuckDB saw, and that a run rebuilds it from the lake."""
+    return WarehouseError(
+        f"the DuckDB warehouse {path} is damaged (cut short or overwritten): DuckDB says {exc}",
+        fix=(f"delete {path} (and {path}.wal if it exists), then `shopflow run` rebuilds it from the lake, which "
+             "holds every row loaded so far; the models are rebuilt with it. Or restore the file from a backup"),
+        path=path,
+    )
 
 
 class _Session:
