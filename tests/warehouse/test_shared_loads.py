@@ -84,3 +84,29 @@ def test_a_replaced_file_takes_its_old_rows_and_children_with_it(warehouse: Ware
         (1, "file:///drop/day1.json"), (3, "file:///drop/day2.json")
     ]
     assert rows(warehouse, "SELECT order_id, sku FROM raw.orders__line_items ORDER BY order_id") == [(1, "b"), (3, "c")]
+
+
+@pytest.mark.parametrize("disposition", ["append", "merge"])
+def test_a_file_replaced_while_its_first_version_is_pending_lands_once(
+    warehouse: Warehouse, disposition: str  # noqa: F811
+) -> None:
+    """Two runs' commits pending at once, the later replacing a file of the earlier: only the new version lands."""
+    lake = Lake()
+    table = TableConfig(name="orders", primary_key=["id"], write_disposition=disposition)
+    lake.commit("r1", {"orders": [{"id": 1, "v": "old"}, {"id": 2, "v": "old"}],
+                       "orders__line_items": [{"order_id": 1, "sku": "a"}, {"order_id": 2, "sku": "b"}]},
+                file="file:///drop/day1.json")
+    lake.commit("r1", {"orders": [{"id": 3, "v": "other"}]}, file="file:///drop/day2.json")
+    # the next run read day1.json again, rewritten, before any of the above was loaded
+    lake.commit("r2", {"orders": [{"id": 1, "v": "new"}], "orders__line_items": [{"order_id": 1, "sku": "c"}]},
+                file="file:///drop/day1.json")
+    lake.commits[-1] = dataclasses.replace(lake.commits[-1], replaces=("file:///drop/day1.json",))
+
+    result = load_pending(warehouse, lake, table)  # all three commits in one load
+
+    assert rows(warehouse, "SELECT id, v FROM raw.orders ORDER BY id") == [(1, "new"), (3, "other")]
+    assert rows(warehouse, "SELECT order_id, sku FROM raw.orders__line_items ORDER BY order_id") == [(1, "c")]
+    assert result.lake_version == 2
+    assert result.rows == {"orders": 2, "orders__line_items": 1}  # what stayed, not the old version's rows too
+    assert warehouse.applied_version(LAKE_KEY) == 2
+    assert rows(warehouse, "SELECT lake_version FROM _shopflow.loads ORDER BY 1") == [(0,), (1,), (2,)]

@@ -10,14 +10,18 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import UTC, datetime
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
 
 from shopflow import quarantine
+from shopflow.config.model import TableConfig
 from shopflow.errors import SchemaDriftError
 from shopflow.faults import checkpoint
+from shopflow.lake.ledger import Commit
 from shopflow.naming import normalize_name, singular
 from shopflow.sql import qualified, quote_identifier, quote_literal
 from shopflow.warehouse.base import RAW_SCHEMA, STATE_SCHEMA, LoadJob, LoadResult
@@ -37,6 +41,7 @@ def ensure_state(session: LoadSession) -> None:
     """Create the ledger table and the raw schema if missing."""
     session.execute(f"CREATE SCHEMA IF NOT EXISTS {quote_identifier(STATE_SCHEMA)}")
     session.execute(f"CREATE SCHEMA IF NOT EXISTS {quote_identifier(RAW_SCHEMA)}")
+    session.execute(quarantine.create_table_sql(qualified(RAW_SCHEMA, quarantine.TABLE)))  # empty from the start
     session.execute(
         f"CREATE TABLE IF NOT EXISTS {qualified(STATE_SCHEMA, LOADS_TABLE)} ("
         "lake_key VARCHAR NOT NULL, lake_version BIGINT NOT NULL, batch VARCHAR NOT NULL, run VARCHAR, "
@@ -45,9 +50,60 @@ def ensure_state(session: LoadSession) -> None:
 
 
 def apply_job(session: LoadSession, job: LoadJob) -> LoadResult:
-    """Apply every pending commit of `job`; raises SchemaDriftError on an incompatible change."""
+    """Apply every pending commit of `job`, and record them in the ledger; all in the caller's transaction.
+
+    The commits are applied in `segments`, oldest first, so a commit that replaces a file's
+    rows also removes those an earlier pending commit of the same job brought.
+
+    Raises:
+        SchemaDriftError: The new data changes a column in a way that cannot be applied in place.
+    """
+    result = LoadResult(job.table.name, job.commits[-1].version)
+    groups = segments(job.commits, job.table)
+    for commits in groups:
+        _apply_rows(session, replace(job, commits=commits), result)
+    if len(groups) > 1:  # a later segment may have removed rows an earlier one inserted: count what stayed
+        batches = ", ".join(quote_literal(c.batch) for c in job.commits)
+        for name in result.rows:
+            result.rows[name] = int(session.scalar(
+                f"SELECT count(*) FROM {qualified(RAW_SCHEMA, name)} WHERE _sf_batch IN ({batches})") or 0)
+    result.quarantined = _load_quarantine(session, job)
+    # Temporary tables live as long as the connection: drop them with the transaction's other work.
+    for name in [STAGE, WINNERS, QUARANTINE_STAGE, *(_child_stage(i) for i in range(len(job.children)))]:
+        session.unstage(name)
+    checkpoint("load_applied")
+    now = datetime.now(UTC).isoformat()
+    for commit in job.commits:
+        session.execute(
+            f"INSERT INTO {qualified(STATE_SCHEMA, LOADS_TABLE)} VALUES ({quote_literal(job.lake_key)}, "
+            f"{commit.version}, {quote_literal(commit.batch)}, {quote_literal(commit.run)}, {quote_literal(now)})"
+        )
+    return result
+
+
+def segments(commits: list[Commit], table: TableConfig) -> list[list[Commit]]:
+    """`commits` in the groups applied one after the other: a commit replacing files starts a new one.
+
+    A group's file deletes run before its inserts, so the rows an earlier commit brought for a
+    replaced file must be in the table before the replacing commit is applied.
+    """
+    if table.write_disposition == "replace":
+        return [commits]  # the latest run's commits replace the table
+    groups: list[list[Commit]] = [[]]
+    for commit in commits:
+        if commit.replaces and groups[-1]:
+            groups.append([])
+        groups[-1].append(commit)
+    return groups
+
+
+def _child_stage(i: int) -> str:
+    return f"_sf_child_{i}"
+
+
+def _apply_rows(session: LoadSession, job: LoadJob, result: LoadResult) -> None:
+    """Apply the rows of `job`'s commits (one segment), adding the counts to `result`."""
     table = job.table
-    result = LoadResult(table.name, job.commits[-1].version)
     data_commits = job.commits
     if table.write_disposition == "replace":
         data_commits = [c for c in job.commits if c.run == job.commits[-1].run]
@@ -64,7 +120,7 @@ def apply_job(session: LoadSession, job: LoadJob) -> LoadResult:
         staged is not None and (table.write_disposition == "replace" or _has_data_columns(session, keys))
     )
     columns = _prepare_table(session, table.name, STAGE, result) if has_rows else None
-    children = [(child, f"_sf_child_{i}") for i, child in enumerate(job.children)]
+    children = [(child, _child_stage(i)) for i, child in enumerate(job.children)]
     child_columns: dict[str, list[str]] = {}
     for child, stage_name in children:
         if _stage(session, job, child, batches, stage_name) is not None:
@@ -92,31 +148,22 @@ def apply_job(session: LoadSession, job: LoadJob) -> LoadResult:
         else:
             source = STAGE
         session.execute(f"INSERT INTO {target} ({col_list}) SELECT {col_list} FROM {source}")
-        result.rows[table.name] = int(session.scalar(f"SELECT count(*) FROM {source}") or 0)
+        _add(result.rows, table.name, session.scalar(f"SELECT count(*) FROM {source}"))
         for child, stage_name in children:
             if child not in child_columns:
                 continue
             _insert_children(session, child, stage_name, child_columns[child], keys, table.name,
                              merged=table.write_disposition == "merge")
-            result.rows[child] = int(session.scalar(f"SELECT count(*) FROM {stage_name}") or 0)
+            _add(result.rows, child, session.scalar(f"SELECT count(*) FROM {stage_name}"))
         if table.write_disposition == "merge":
             # Built once, after the first load's rows are in: later merges then touch only the changed keys.
             session.index_keys(RAW_SCHEMA, table.name, keys)
             for child in child_columns:
                 session.index_keys(RAW_SCHEMA, child, [c for _, c in _child_keys(table.name, keys)])
 
-    result.quarantined = _load_quarantine(session, job)
-    # Temporary tables live as long as the connection: drop them with the transaction's other work.
-    for name in [STAGE, WINNERS, QUARANTINE_STAGE, *(stage_name for _, stage_name in children)]:
-        session.unstage(name)
-    checkpoint("load_applied")
-    now = datetime.now(UTC).isoformat()
-    for commit in job.commits:
-        session.execute(
-            f"INSERT INTO {qualified(STATE_SCHEMA, LOADS_TABLE)} VALUES ({quote_literal(job.lake_key)}, "
-            f"{commit.version}, {quote_literal(commit.batch)}, {quote_literal(commit.run)}, {quote_literal(now)})"
-        )
-    return result
+
+def _add(counts: dict[str, int], name: str, rows: Any) -> None:
+    counts[name] = counts.get(name, 0) + int(rows or 0)
 
 
 _LEDGER_ONLY = {ORDINAL, "_sf_batch", "_sf_file", "_sf_load_date"}
