@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 
 from shopflow.config.model import StorageConfig
 from shopflow.errors import StorageError
+from shopflow.temp import is_disk_full, temp_error
 
 if TYPE_CHECKING:
     import fsspec
@@ -158,6 +159,9 @@ class Location:
             with fs.open(file.url.split("://", 1)[1], "rb") as src, open(target, "wb") as dst:
                 shutil.copyfileobj(src, dst, length=8 << 20)
         except Exception as exc:
+            target.unlink(missing_ok=True)
+            if is_disk_full(exc):  # the copy, not the source, failed
+                raise temp_error(exc) from None
             raise StorageError(
                 f"cannot read {file.url}: {exc}", fix="check the credentials and that the file exists"
             ) from exc

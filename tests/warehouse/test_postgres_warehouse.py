@@ -16,8 +16,9 @@ import pytest
 from pydantic import SecretStr
 
 from shopflow.config.model import TableConfig, WarehouseConfig
-from shopflow.errors import SchemaDriftError, WarehouseError
-from shopflow.warehouse.base import LoadJob, Warehouse, open_warehouse
+from shopflow.errors import ConfigError, SchemaDriftError, WarehouseError
+from shopflow.warehouse.base import LoadJob, Warehouse
+from shopflow.warehouse.factory import open_warehouse
 from shopflow.warehouse.postgres_connect import to_pyformat
 from tests.services import PostgresServer, embedded_postgres, free_port
 from tests.warehouse.test_contract import LAKE_KEY, Lake
@@ -152,10 +153,11 @@ def test_an_unreachable_server_names_it_and_never_the_password(postgres_database
 
 def test_a_missing_database_says_how_to_create_it(postgres_database: str) -> None:
     config = config_for(postgres_database, database="shopflow_no_such_db")
-    with pytest.raises(WarehouseError) as caught:
+    with pytest.raises(ConfigError) as caught:  # a configuration problem: exit 2
         open_warehouse(config)
+    assert caught.value.exit_code == 2
     assert "shopflow_no_such_db" in caught.value.message
-    assert caught.value.fix and "CREATE DATABASE" in caught.value.fix
+    assert caught.value.fix and "createdb" in caught.value.fix and "CREATE DATABASE" in caught.value.fix
 
 
 def test_a_user_who_cannot_create_schemas_is_told_what_to_grant(

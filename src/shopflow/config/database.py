@@ -124,6 +124,12 @@ class TableSettings:
                 f"{where} uses mode: incremental with write_disposition: replace, which would keep only the rows "
                 "changed since the last run; use merge (or append), or mode: full"
             )
+        if self.lookback is not None and self.write_disposition == "append":
+            raise ValueError(
+                f"{where} sets lookback with write_disposition: append, which would load each row read again "
+                "a second time; use write_disposition: merge (rows read again then replace themselves), or remove "
+                "lookback"
+            )
         deletes = [k for k, v in (("soft_delete", self.soft_delete), ("reconcile", self.reconcile != "off")) if v]
         if deletes and self.write_disposition in ("append", "replace"):
             raise ValueError(

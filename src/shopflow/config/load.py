@@ -76,12 +76,19 @@ def _explain(exc: ValidationError, file: Path) -> ConfigError:
         key = ".".join(loc) if loc else "(top level)"
         if error["type"] == "union_tag_not_found":
             lines.append(f"{key}.type: required key is missing; one of: {', '.join(_SOURCE_TYPES)}")
+        elif error["type"] == "union_tag_invalid":  # name the bad value, not the whole source block
+            tag = str((error.get("ctx") or {}).get("tag", ""))
+            close = difflib.get_close_matches(tag, _SOURCE_TYPES, n=1)
+            hint = f"; did you mean {close[0]!r}?" if close else ""
+            lines.append(f"{key}.type: {tag!r} is not a source type{hint} (one of: {', '.join(_SOURCE_TYPES)})")
         elif error["type"] == "extra_forbidden":
             lines.append(f"{key}: unknown key{_suggest([str(p) for p in error['loc']], PipelineConfig)}")
         elif error["type"] == "missing":
             lines.append(f"{key}: required key is missing")
-        else:
-            lines.append(f"{key}: {error['msg']} (got {error.get('input')!r})")
+        else:  # a whole block as input says nothing the key does not
+            given = error.get("input")
+            got = "" if isinstance(given, dict | list) else f" (got {given!r})"
+            lines.append(f"{key}: {error['msg']}{got}")
     return ConfigError(
         f"{file} is invalid:\n  " + "\n  ".join(lines),
         fix="correct the keys named above; `shopflow init` writes a commented example",

@@ -21,17 +21,19 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from shopflow import quarantine
 from shopflow.config.model import PipelineConfig
 from shopflow.errors import LakeError
 from shopflow.faults import checkpoint
-from shopflow.lake.ledger import Commit
+from shopflow.lake.ledger import Commit, replanned
 from shopflow.lake.schema import conformed_reader, target_schema
 from shopflow.lake.table import PARTITION
 from shopflow.lake.written import commit_written
 from shopflow.pipeline.extract_copy import copy_rows, copy_schema
 from shopflow.pipeline.layout import LakeLayout
+from shopflow.sources.database import nul_rows
 from shopflow.sources.database.catalog import ResolvedTable
-from shopflow.sources.database.query import Stamp, rows_sql
+from shopflow.sources.database.query import Stamp, nul_rows_sql, rows_sql
 from shopflow.sources.database.reconcile import TOMBSTONES, stage_tombstones
 from shopflow.sources.database.session import SourceSession
 from shopflow.sources.database.sqlite import retry_as_text, typed_again
@@ -52,6 +54,7 @@ class DatabaseExtract:
     committed: bool = False
     watermark: str | None = None
     text_columns: list[str] = field(default_factory=list)
+    quarantined: int = 0
 
 
 @dataclass
@@ -62,6 +65,7 @@ class _Stream:
     deleted: int = 0
     highest: Any = None
     error: Exception | None = None
+    nul: nul_rows.Quarantined = field(default_factory=nul_rows.Quarantined)  # rows with NUL bytes, quarantined
 
 
 def extract_database_table(
@@ -71,9 +75,22 @@ def extract_database_table(
     run_id: str,
     on_rows: Callable[[int], None] | None = None,
 ) -> DatabaseExtract:
-    """Extract `table` into the lake in `session`'s snapshot; returns the counts."""
+    """Extract `table` into the lake in `session`'s snapshot; returns the counts.
+
+    If another run sharing the lake commits the table's ledger first, the table is read again
+    from the watermark that run reached, so no row is consumed twice.
+    """
+    return replanned(table.name, lambda: _extract_from_ledger(session, config, table, run_id, on_rows))
+
+
+def _extract_from_ledger(
+    session: SourceSession, config: PipelineConfig, table: ResolvedTable, run_id: str,
+    on_rows: Callable[[int], None] | None,
+) -> DatabaseExtract:
+    """Read the watermark from the ledger, extract past it; LedgerConflictError if another run commits first."""
     layout = LakeLayout(config, session.source.name, table.name)
-    commits = layout.main.commits()
+    ledger = layout.main.ledger()
+    commits = ledger.commits
     previous, kind = _previous_watermark(table, commits)
     stamp = Stamp(uuid.uuid4().hex, f"{session.conn.endpoint.describe()}/{table.schema}.{table.source_table}",
                   datetime.now(UTC))
@@ -87,9 +104,11 @@ def extract_database_table(
             typed_again(session)
     watermark = None
     if kind is not None and table.cursor is not None:
-        watermark = advance(previous, table.cursor.name, kind, stream.highest, session.snapshot)
+        highest = nul_rows.highest(stream.highest, stream.nul.highest)  # quarantined rows are not read again
+        watermark = advance(previous, table.cursor.name, kind, highest, session.snapshot)
     result = DatabaseExtract(table.name, stream.rows, stream.deleted, text_columns=table.text_columns,
-                             watermark=watermark.describe() if watermark is not None else None)
+                             watermark=watermark.describe() if watermark is not None else None,
+                             quarantined=stream.nul.rows)
     if result.text_columns:
         log.warning("table %s: %d columns read as text: %s", table.name, len(result.text_columns),
                     "; ".join(result.text_columns))
@@ -97,10 +116,14 @@ def extract_database_table(
     # table has no lake commit yet: an empty source table still becomes a (typed, empty) table.
     unchanged = watermark is not None and watermark.to_text() == (
         previous or Watermark(watermark.cursor, watermark.kind)).to_text()
-    if stream.rows or stream.deleted or not unchanged or not commits:
-        commit = Commit(version=-1, batch=stamp.batch, run=run_id, outputs={table.name: stream.rows + stream.deleted},
+    if stream.rows or stream.deleted or stream.nul.rows or not unchanged or not commits:
+        outputs = {table.name: stream.rows + stream.deleted}
+        if stream.nul.rows:
+            outputs[quarantine.TABLE] = stream.nul.rows
+        commit = Commit(version=-1, batch=stamp.batch, run=run_id, outputs=outputs, quarantined=stream.nul.rows,
                         watermark=watermark.to_text() if watermark is not None else None)
-        layout.main.append(pa.RecordBatchReader.from_batches(target, iter([])), commit.to_metadata())
+        layout.main.append(pa.RecordBatchReader.from_batches(target, iter([])), commit.to_metadata(),
+                           planned_on=ledger.version)
         result.committed = True
         checkpoint("lake_committed")
     return result
@@ -130,14 +153,17 @@ def _write_rows(
     import duckdb
 
     con = session.conn.con
-    for attempt in range(2):
+    as_text = free_of_nul = False
+    while True:
         stream = _Stream()
         if session.type == "postgres":
             # A parallel scan splits the table by pages: right for a whole table, wrong for the few rows
             # an index on the cursor finds.
             con.execute(f"SET pg_use_ctid_scan = {'false' if previous is not None else 'true'}")
         try:
-            sql = rows_sql(session.type, table, previous, stamp)
+            if free_of_nul:
+                _quarantine_nul_rows(session, layout, table, previous, stamp, stream)
+            sql = rows_sql(session.type, table, previous, stamp, free_of_nul=free_of_nul)
             copy_target = None if tombstones else copy_schema(con, sql, layout.main)
             if copy_target is not None:
                 _copy_rows(con, sql, layout, table, stamp, copy_target, stream, on_rows)
@@ -156,12 +182,32 @@ def _write_rows(
         except LakeError:
             if stream.error is None:
                 raise
-        if attempt == 0 and session.type == "sqlite" and "Mismatch Type" in str(stream.error):
+        if not as_text and session.type == "sqlite" and "Mismatch Type" in str(stream.error):
             session.restart()  # the failed read aborted the transaction
             table = retry_as_text(session, table)
+            as_text = True
+            continue
+        if not free_of_nul and nul_rows.failed_on_nul(stream.error):
+            session.restart()
+            free_of_nul = True  # read again: the rows with NUL bytes to quarantine, the others to the lake
             continue
         raise session.conn.error(stream.error, "read", table.source_table) from stream.error
-    raise AssertionError("the SQLite retry reads as text, which cannot mismatch")
+
+
+def _quarantine_nul_rows(
+    session: SourceSession, layout: LakeLayout, table: ResolvedTable, previous: Watermark | None, stamp: Stamp,
+    stream: _Stream,
+) -> None:
+    """Append the rows whose text holds a NUL byte to the table's quarantine (not a ledger commit)."""
+    origin = quarantine.Origin(layout.config.pipeline, session.source.name, table.name, stamp.batch, stamp.loaded_at)
+    batches = nul_rows.quarantine_batches(session.conn.con, nul_rows_sql(table, previous), origin, stamp.file,
+                                          stream.nul)
+    first = next(batches, None)
+    if first is not None:
+        layout.output(quarantine.TABLE).append(pa.RecordBatchReader.from_batches(quarantine.SCHEMA,
+                                                                                  _prepend(first, batches)),
+                                               {"shopflow.output_of": stamp.batch})
+        log.warning("table %s: %d rows quarantined: a text value holds a NUL byte", table.name, stream.nul.rows)
 
 
 def _copy_rows(

@@ -7,7 +7,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from shopflow.config.database import DatabaseSource
+from shopflow.config.events import EventsSource
 from shopflow.config.model import FileSource, PipelineConfig
+from shopflow.errors import ShopflowError
 from shopflow.pipeline.layout import LakeLayout
 from shopflow.storage import Location
 
@@ -23,12 +25,13 @@ class TableStatus:
     last_commit: str | None
     files_consumed: int
     watermark: str | None
+    warning: str | None = None
 
 
 def pipeline_status(config: PipelineConfig) -> list[TableStatus]:
     """The state of every table of the pipeline; works before the first run too."""
     from shopflow.sources.database.watermark import Watermark
-    from shopflow.warehouse.base import open_warehouse
+    from shopflow.warehouse.factory import open_warehouse
 
     warehouse = (
         open_warehouse(config.warehouse, read_only=True)
@@ -38,7 +41,7 @@ def pipeline_status(config: PipelineConfig) -> list[TableStatus]:
     statuses = []
     try:
         for source in config.sources:
-            for name in _table_names(config, source):
+            for name in table_names(config, source):
                 layout = LakeLayout(config, source.name, name)
                 commits = layout.main.commits()
                 files = {f.url for c in commits for f in c.files}
@@ -56,6 +59,7 @@ def pipeline_status(config: PipelineConfig) -> list[TableStatus]:
                     ),
                     files_consumed=len(files),
                     watermark=watermark.describe() if watermark is not None else stored,
+                    warning=_files_warning(config, source, name),
                 ))
     finally:
         if warehouse is not None:
@@ -63,9 +67,25 @@ def pipeline_status(config: PipelineConfig) -> list[TableStatus]:
     return statuses
 
 
-def _table_names(config: PipelineConfig, source: FileSource | DatabaseSource) -> list[str]:
-    """A file source's tables; a database source's named tables and those its globs put in the lake."""
-    if isinstance(source, FileSource):
+def _files_warning(config: PipelineConfig, source: FileSource | DatabaseSource | EventsSource, name: str) -> str | None:
+    """A file table's location or glob that finds no file (as the run warns); None otherwise."""
+    from shopflow.pipeline.preflight import no_files_fix, no_files_message
+
+    if not isinstance(source, FileSource):
+        return None
+    table = next(t for t in source.tables if t.name == name)
+    location = Location(source.location, config.storage)
+    try:
+        if location.list_files(table.files):
+            return None
+    except ShopflowError as exc:
+        return exc.message
+    return f"{no_files_message(location, table)}; {no_files_fix(source, table)}"
+
+
+def table_names(config: PipelineConfig, source: FileSource | DatabaseSource | EventsSource) -> list[str]:
+    """The tables of a source: file tables, event streams, a database source's named tables and its globs' ones."""
+    if isinstance(source, FileSource | EventsSource):
         return [t.name for t in source.tables]
     names = {source.table_name(t.name) for t in source.tables if not t.is_pattern}
     folder = Location(config.lake, config.storage).join("raw", source.name)

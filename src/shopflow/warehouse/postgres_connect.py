@@ -10,7 +10,7 @@ import re
 from typing import TYPE_CHECKING, Any
 
 from shopflow.config.model import WarehouseConfig
-from shopflow.errors import WarehouseError
+from shopflow.errors import ConfigError, ShopflowError, WarehouseError
 
 if TYPE_CHECKING:
     import psycopg
@@ -74,8 +74,8 @@ def connect_loader(config: WarehouseConfig) -> Any:
         raise connection_error(config, exc) from None
 
 
-def connection_error(config: WarehouseConfig, exc: BaseException) -> WarehouseError:
-    """A WarehouseError for a failed connection: what the server said, and what to change."""
+def connection_error(config: WarehouseConfig, exc: BaseException) -> ShopflowError:
+    """A WarehouseError for a failed connection (ConfigError for a missing database): what failed, what to change."""
     reason = scrub(str(exc), config).strip().splitlines()
     detail = " ".join(line.strip() for line in reason if line.strip())
     lowered = detail.lower()
@@ -85,7 +85,13 @@ def connection_error(config: WarehouseConfig, exc: BaseException) -> WarehouseEr
             "shopflow.yml and export PGPASSWORD with the right one"
         )
     elif f'database "{config.database.lower()}" does not exist' in lowered:
-        fix = f"create the database (CREATE DATABASE \"{config.database}\") or fix warehouse.database"
+        # A configuration problem, not an outage: exit 2, with the command that fixes it.
+        return ConfigError(
+            f"the PostgreSQL warehouse database {config.database!r} does not exist on {config.host}:{config.port}",
+            fix=f"create it: createdb -h {config.host} -p {config.port} -U {config.user} {config.database} "
+            "(or CREATE DATABASE), or correct warehouse.database in shopflow.yml",
+            host=config.host, port=config.port, database=config.database,
+        )
     elif "role" in lowered and "does not exist" in lowered:
         fix = f"fix warehouse.user or create the role {config.user!r} on the server"
     else:
