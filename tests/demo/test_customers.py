@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from shopflow.demo import generate_customers
-from shopflow.demo.customers import COLUMNS, NULLABLE
+from shopflow.demo.generators.customers import COLUMNS, NULLABLE
 from tests.conftest import make_store
 
 

@@ -12,7 +12,7 @@ from pathlib import Path
 import openpyxl
 
 from shopflow.demo import generate_online_retail
-from shopflow.demo.retail import COLUMNS
+from shopflow.demo.generators.retail import COLUMNS
 from tests.services import S3Server
 
 KAGGLE_TIME = re.compile(r"^\d{1,2}/\d{1,2}/\d{4} \d{1,2}:\d{2}$")

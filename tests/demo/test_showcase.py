@@ -19,9 +19,9 @@ from typing import Any
 import duckdb
 import pytest
 
-from shopflow.demo.core import Summary
-from shopflow.demo.results import DemoReport, PipelineResult
+from shopflow.demo.generators.core import Summary
 from shopflow.demo.showcase import run_demo
+from shopflow.demo.showcase.results import DemoReport, PipelineResult
 from shopflow.errors import ConfigError
 
 SHOPFLOW = str(Path(sys.executable).with_name("shopflow"))

@@ -11,7 +11,7 @@ import duckdb
 import pytest
 
 from shopflow.config import load_config
-from shopflow.demo.totesys_snapshot import TABLES, apply_snapshot, load_snapshot
+from shopflow.demo.generators.totesys_snapshot import TABLES, apply_snapshot, load_snapshot
 from shopflow.engine import connect
 from shopflow.pipeline.run import RunReport, run_pipeline
 from shopflow.pipeline.status import pipeline_status

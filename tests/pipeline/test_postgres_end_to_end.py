@@ -10,7 +10,7 @@ from urllib.parse import urlsplit
 import yaml
 
 from shopflow.config import load_config
-from shopflow.warehouse.base import open_warehouse
+from shopflow.warehouse.factory import open_warehouse
 from tests.conftest import GLOSSIER_DATA, GLOSSIER_MORE, ROOT
 from tests.helpers import query, run, write_pipeline
 

@@ -23,7 +23,8 @@ from shopflow.config.model import TableConfig, WarehouseConfig
 from shopflow.errors import SchemaDriftError, ShopflowError
 from shopflow.lake.files import LakeFiles
 from shopflow.lake.ledger import Commit
-from shopflow.warehouse.base import LoadJob, Warehouse, open_warehouse
+from shopflow.warehouse.base import LoadJob, Warehouse
+from shopflow.warehouse.factory import open_warehouse
 
 LAKE_KEY = "shop/orders"
 LOAD_DATE = "2024-05-01"

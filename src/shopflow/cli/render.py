@@ -16,11 +16,10 @@ from rich.progress import (
     TextColumn,
     TimeElapsedColumn,
 )
-from rich.table import Table
 
 from shopflow.config.model import PipelineConfig
-from shopflow.demo.results import DemoReport, PipelineResult
 from shopflow.demo.showcase import DemoProgress
+from shopflow.demo.showcase.results import DemoReport, PipelineResult
 from shopflow.pipeline.run import RunProgress, RunReport
 from shopflow.pipeline.status import TableStatus
 from shopflow.storage import FileInfo
@@ -65,16 +64,14 @@ class RichProgress(RunProgress):
 
 def print_report(console: Console, report: RunReport, config: PipelineConfig) -> None:
     """The run summary: a row per table, then errors and quarantine counts."""
-    grid = Table(title=f"{report.pipeline}: run {report.run_id[:8]} in {report.seconds:.1f}s")
-    for column in ("table", "new files", "rows extracted", "rows loaded", "quarantined", "status"):
-        grid.add_column(column, justify="left" if column in ("table", "status") else "right")
-    for table in report.tables:
-        loaded = ", ".join(f"{name} {rows:,}" for name, rows in table.rows_loaded.items()) or "-"
-        state = "[red]failed[/red]" if table.error else ("[yellow]quarantined[/yellow]" if table.quarantined else "ok")
-        extracted = f"{table.rows_extracted:,}" + (f" (+{table.rows_deleted:,} deleted)" if table.rows_deleted else "")
-        files = "-" if table.kind == "database" else f"{table.files_new:,}"
-        grid.add_row(table.table, files, extracted, loaded, f"{table.quarantined:,}", state)
-    console.print(grid)
+    from rich.markup import escape
+
+    from shopflow.cli.fit import fitted_table
+    from shopflow.cli.report_tables import RUN_COLUMNS, run_rows
+
+    console.print(f"[bold]{escape(report.pipeline)}[/bold]: run {report.run_id[:8]} in {report.seconds:.1f}s",
+                  highlight=False)
+    console.print(fitted_table(console, RUN_COLUMNS, run_rows(report)), highlight=False)
     for table in report.tables:
         for note in table.text_columns:
             console.print(f"[yellow]as text[/yellow] {table.table}.{note}", highlight=False)
@@ -84,6 +81,8 @@ def print_report(console: Console, report: RunReport, config: PipelineConfig) ->
             console.print(f"[yellow]quarantined file[/yellow] {failed}", highlight=False)
         if table.error:
             console.print(f"[red]{table.table} failed:[/red] {table.error}", highlight=False)
+        if table.warning:
+            console.print(f"[yellow]warning[/yellow] {table.table}: {escape(table.warning)}", highlight=False)
     if report.quarantined:
         console.print(
             f"[yellow]{report.quarantined:,} records quarantined[/yellow]: "
@@ -93,20 +92,15 @@ def print_report(console: Console, report: RunReport, config: PipelineConfig) ->
 
 def print_status(console: Console, tables: list[TableStatus]) -> None:
     """One row per table: lake version, rows, last run, progress marker."""
-    grid = Table(title="shopflow status")
-    for column in ("table", "lake version", "applied", "warehouse rows", "last commit", "files consumed", "watermark"):
-        grid.add_column(column)
+    from rich.markup import escape
+
+    from shopflow.cli.fit import fitted_table
+    from shopflow.cli.report_tables import STATUS_COLUMNS, status_rows
+
+    console.print(fitted_table(console, STATUS_COLUMNS, status_rows(tables)), highlight=False)
     for t in tables:
-        grid.add_row(
-            t.table,
-            "-" if t.lake_version is None else str(t.lake_version),
-            "-" if t.applied_version < 0 else str(t.applied_version),
-            "-" if t.warehouse_rows is None else f"{t.warehouse_rows:,}",
-            t.last_commit or "-",
-            f"{t.files_consumed:,}",
-            t.watermark or "-",
-        )
-    console.print(grid)
+        if t.warning:
+            console.print(f"[yellow]warning[/yellow] {t.table}: {escape(t.warning)}", highlight=False)
 
 
 _MODEL_STATES = {"success": "ok", "error": "[red]failed[/red]", "skipped": "[yellow]skipped[/yellow]"}
@@ -116,18 +110,23 @@ def print_transform_report(console: Console, report: TransformReport) -> None:
     """The transform summary: a row per model, counts, every failing test with its rows, the log file."""
     from rich.markup import escape  # dbt's messages quote SQL, which may hold [brackets]
 
-    grid = Table(title=f"transform in {report.seconds:.1f}s")
-    for column in ("model", "status", "seconds"):
-        grid.add_column(column, justify="right" if column == "seconds" else "left")
-    for model in report.models:
-        grid.add_row(model.name, _MODEL_STATES.get(model.status, model.status), f"{model.seconds:.2f}")
+    from shopflow.cli.fit import Column, fitted_table
+
+    if report.skipped:
+        console.print(f"models: up to date, nothing built ({escape(report.skipped)})", highlight=False)
+        return
+    scope = "" if not report.selected else f": downstream of {escape(', '.join(_selected(report.selected)))}"
+    console.print(f"[bold]transform[/bold] in {report.seconds:.1f}s{scope}", highlight=False)
     if report.models:
-        console.print(grid)
+        columns = [Column("model"), Column("status"), Column("seconds", right=True)]
+        cells = [[escape(m.name), _MODEL_STATES.get(m.status, m.status), f"{m.seconds:.2f}"] for m in report.models]
+        console.print(fitted_table(console, columns, cells), highlight=False)
     failed_tests = report.tests_with("fail", "error")
+    others = "".join(f", {len(report.tests_with(status))} {word}" for status, word in
+                     (("warn", "warned"), ("skipped", "skipped")) if report.tests_with(status))
     console.print(
         f"models: {report.count('success')} built, {report.count('error')} failed, {report.count('skipped')} skipped; "
-        f"tests: {len(report.tests_with('pass'))} passed, {len(failed_tests)} failed, "
-        f"{len(report.tests_with('warn'))} warned, {len(report.tests_with('skipped'))} skipped",
+        f"tests: {len(report.tests_with('pass'))} passed, {len(failed_tests)} failed{others}",
         highlight=False,
     )
     for model in report.models:
@@ -147,6 +146,11 @@ def print_transform_report(console: Console, report: TransformReport) -> None:
         elif test.status == "error":
             console.print(f"[red]test error[/red] {escape(test.name)}: {escape(test.message or '')}", highlight=False)
     console.print(f"dbt log: {escape(str(report.log_path))}", highlight=False, soft_wrap=True)
+
+
+def _selected(selectors: list[str]) -> list[str]:
+    """`source:raw.orders+` as `raw.orders`; other selectors as they are."""
+    return [s.removeprefix("source:").removesuffix("+") for s in selectors]
 
 
 class DemoRichProgress(DemoProgress):
@@ -226,21 +230,27 @@ def print_demo_pipeline(console: Console, result: PipelineResult) -> None:
     else:
         console.print(f"{label}: nothing new to deliver", highlight=False)
     if result.tables:
-        grid = Table(box=None, pad_edge=False, header_style="bold")
-        columns = ["table", "kind", "rows"] + ([] if first else ["+rows", "read"]) + ["seconds", "quarantined"]
-        for column in columns:
-            grid.add_column(column, justify="left" if column in ("table", "kind") else "right")
+        from shopflow.cli.fit import Column, fitted_table
+
+        columns = [Column("table"), Column("kind", drop=1), Column("rows", right=True)] + ([] if first else [
+            Column("+rows", right=True), Column("read", right=True, drop=2)]) + [
+            Column("seconds", right=True, drop=3), Column("quarantined", right=True)]
+        lines: list[list[str]] = []
+        styles: list[str | None] = []
         for line in result.tables:
-            cells = [line.name, line.kind, f"{line.rows:,}"]
+            cells = [escape(line.name), line.kind, f"{line.rows:,}"]
             if not first:
                 cells += [_signed(line.added), "" if line.read is None else f"{line.read:,}"]
             cells += ["" if line.seconds is None else f"{line.seconds:.2f}",
                       f"{line.quarantined:,}" if line.kind == "raw" else ""]
-            quiet = not first and not line.added and not line.read
-            grid.add_row(*cells, style="dim" if quiet else None)
-        console.print(grid)
+            lines.append(cells)
+            styles.append("dim" if not first and not line.added and not line.read else None)
+        console.print(fitted_table(console, columns, lines, styles), highlight=False)
     transform = result.transform
-    if transform is not None:
+    if transform is not None and transform.skipped:
+        console.print(f"extract and load {result.load_seconds:.1f}s; models up to date ({escape(transform.skipped)})",
+                      highlight=False)
+    elif transform is not None:
         failed = transform.tests_with("fail", "error")
         built = f"{transform.count('success')} models built" + (
             f", [red]{transform.count('error')} failed[/red]" if transform.count("error") else "")

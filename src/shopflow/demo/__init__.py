@@ -1,4 +1,6 @@
-"""Deterministic, vectorized data generators for the example shops (the five seed systems).
+"""Data for the example shops: the generators (`demo.generators`) and `shopflow demo` (`demo.showcase`).
+
+The generators are deterministic and vectorized, one per seed system.
 
 One function per dataset, each with a `seed` (same seed, same data) and a `scale` factor,
 writing where the example pipelines read: a PostgreSQL or SQLite database, or files in a
@@ -24,16 +26,16 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from shopflow.demo.core import Summary
-    from shopflow.demo.customers import generate_customers
-    from shopflow.demo.glossier import generate_glossier_orders
-    from shopflow.demo.orders import generate_orders_table
-    from shopflow.demo.retail import generate_online_retail
-    from shopflow.demo.shop import generate_shop
-    from shopflow.demo.shop_changes import HeldChanges, simulate_changes
-    from shopflow.demo.target import Target
-    from shopflow.demo.totesys import generate_totesys, scale_totesys
-    from shopflow.demo.totesys_changes import simulate_totesys
+    from shopflow.demo.generators.core import Summary
+    from shopflow.demo.generators.customers import generate_customers
+    from shopflow.demo.generators.glossier import generate_glossier_orders
+    from shopflow.demo.generators.orders import generate_orders_table
+    from shopflow.demo.generators.retail import generate_online_retail
+    from shopflow.demo.generators.shop import generate_shop
+    from shopflow.demo.generators.shop_changes import HeldChanges, simulate_changes
+    from shopflow.demo.generators.target import Target
+    from shopflow.demo.generators.totesys import generate_totesys, scale_totesys
+    from shopflow.demo.generators.totesys_changes import simulate_totesys
 
 _EXPORTS = {
     "Summary": "core", "Target": "target", "HeldChanges": "shop_changes",
@@ -82,5 +84,5 @@ def generate(dataset: str, target: str, **options: Any) -> Summary:
 
 def __getattr__(name: str) -> Any:
     if name in _EXPORTS:
-        return getattr(importlib.import_module(f"shopflow.demo.{_EXPORTS[name]}"), name)
+        return getattr(importlib.import_module(f"shopflow.demo.generators.{_EXPORTS[name]}"), name)
     raise AttributeError(f"module 'shopflow.demo' has no attribute {name!r}")

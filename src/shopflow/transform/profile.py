@@ -6,7 +6,9 @@ The profile never holds the warehouse password: it reads it with `env_var()` fro
 
 from __future__ import annotations
 
+import hashlib
 import os
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -23,18 +25,24 @@ THREADS = 4
 
 
 def work_dir(config: PipelineConfig) -> Path:
-    """The folder that holds the profile, dbt's `target/` and its `logs/` for this pipeline.
+    """The folder that holds the profile, dbt's `target/` and its `logs/` for the pipeline's warehouse.
 
-    Next to the DuckDB file for a DuckDB warehouse, next to a local lake otherwise, else in
+    Keyed by the warehouse, not by the pipeline's name: two pipelines of one name with
+    warehouses of their own never share a profile, so one's dbt never builds into the other's
+    warehouse. A DuckDB warehouse: `<file stem>.dbt/` next to the file. A PostgreSQL one:
+    `postgres-<database>-<hash of host, port and database>.dbt/` next to a local lake, else in
     the user's cache folder. Never inside the dbt project, so projects stay clean.
     """
-    if config.warehouse.type == "duckdb":
-        base = Path(config.warehouse.path).parent
-    elif "://" not in config.lake:
+    warehouse = config.warehouse
+    if warehouse.type == "duckdb":
+        path = Path(warehouse.path)
+        return path.parent / f"{path.stem}.dbt"
+    if "://" not in config.lake:
         base = Path(config.lake).parent
     else:
         base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "shopflow"
-    return base / f"{config.pipeline}.dbt"
+    identity = hashlib.sha256(f"{warehouse.host}:{warehouse.port}/{warehouse.database}".encode()).hexdigest()[:12]
+    return base / f"postgres-{re.sub(r'[^A-Za-z0-9_-]', '_', warehouse.database)}-{identity}.dbt"
 
 
 def profile(config: PipelineConfig) -> dict[str, Any]:

@@ -57,6 +57,8 @@ class TransformReport:
         tests: dbt tests, in the order dbt ran them.
         log_path: dbt's full log.
         seconds: Wall time of the whole step.
+        selected: The dbt selectors built (empty: the whole project).
+        skipped: Why nothing was built, when the models were up to date.
     """
 
     ok: bool
@@ -64,6 +66,8 @@ class TransformReport:
     tests: list[TestResult] = field(default_factory=list)
     log_path: Path = Path()
     seconds: float = 0.0
+    selected: list[str] = field(default_factory=list)
+    skipped: str | None = None
 
     @property
     def exit_code(self) -> int:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -10,9 +11,15 @@ from typing import Any
 from shopflow.config.model import PipelineConfig
 from shopflow.errors import ConfigError, ShopflowError, WarehouseError
 from shopflow.transform.profile import PROFILE, TARGET, dbt_environment, work_dir, write_profile
+from shopflow.transform.project import PreparedProject, prepare_project
+from shopflow.transform.raw_source import defines_raw, read_catalog, source_yaml
 from shopflow.transform.report import FAILED, TransformReport, collect
+from shopflow.transform.state import BuildState, save_state
 
 log = logging.getLogger(__name__)
+# dbt's in-process runner keeps global state (flags, adapter registry, DuckDB's shared environment, the
+# password variable): `shopflow serve` runs pipelines in threads, so one dbt invocation at a time.
+_DBT_LOCK = threading.RLock()
 
 
 def run_transform(
@@ -24,8 +31,10 @@ def run_transform(
     models, in dependency order), then `dbt test` of the data tests. A model that fails skips
     only the models that depend on it; a failing data test is reported and blocks nothing, so
     one bad row never leaves every downstream table stale. The raw tables are read through the
-    project's `raw` source and never changed. A DuckDB warehouse must not be open for writing
-    elsewhere while this runs.
+    source `raw`, which shopflow generates (`transform.raw_source`) unless the project defines
+    it, and are never changed. shopflow's dbt package is installed for the run
+    (`transform.project`); the project's folder is not written to. A DuckDB warehouse must not
+    be open for writing elsewhere while this runs.
 
     Args:
         config: The pipeline; its `transform` section names the dbt project.
@@ -41,13 +50,40 @@ def run_transform(
         ShopflowError: dbt could not parse or compile the project.
     """
     clock = time.perf_counter()
+    prepared = prepare(config)
+    report = build(config, prepared, select=select, full_refresh=full_refresh, started=clock)
+    if not select or not report.ok:  # a full build, or any failure, is what the next changed-tables build starts from
+        save_state(work_dir(config), BuildState(prepared.fingerprint, report.ok))
+    return report
+
+
+def prepare(config: PipelineConfig) -> PreparedProject:
+    """Check the project and warehouse, write the profile, and lay out the project dbt runs (`transform.project`).
+
+    The `raw` source is generated from the warehouse's raw tables unless the project defines it.
+    """
     project = check_project(config)
     check_warehouse(config)
     folder = work_dir(config)
-    write_profile(config, folder)
+    profile = write_profile(config, folder)
+    defined = defines_raw(project)
+    if defined is not None:
+        log.info("the dbt project defines the source raw in %s; shopflow generates none", defined)
+    sources = None if defined is not None else source_yaml(config, read_catalog(config))
+    return prepare_project(project, folder, sources, defined, profile.read_text(encoding="utf-8"))
+
+
+def build(
+    config: PipelineConfig, prepared: PreparedProject, *, select: list[str] | None = None,
+    full_refresh: bool = False, started: float | None = None,
+) -> TransformReport:
+    """Run `dbt build` (all but data tests), then `dbt test` of the data tests that can run, on `prepared`."""
+    clock = time.perf_counter() if started is None else started
+    folder = work_dir(config)
+    project = prepared.project
     log_path = folder / "logs" / "dbt.log"
     common = [
-        "--project-dir", str(project),
+        "--project-dir", str(prepared.root),
         "--profiles-dir", str(folder),
         "--profile", PROFILE,
         "--target", TARGET,
@@ -62,12 +98,12 @@ def run_transform(
     selectors = [part for item in select or [] for part in item.split()]
     if selectors:
         common += ["--select", *selectors]
-    with dbt_environment(config):
-        build = _invoke(
+    with _DBT_LOCK, dbt_environment(config):
+        built = _invoke(
             ["build", *common, "--exclude-resource-type", "test", *(["--full-refresh"] if full_refresh else [])],
             config, project, log_path,
         )
-        models, tests = collect(build)
+        models, tests = collect(built)
         # Data tests of a model that did not build would test a missing or stale table.
         unbuilt = [m.name for m in models if m.status != "success"]
         checks = _invoke(
@@ -76,7 +112,8 @@ def run_transform(
         )
     tests += collect(checks)[1]
     ok = not any(m.status in FAILED for m in models) and not any(t.status in FAILED for t in tests)
-    return TransformReport(ok=ok, models=models, tests=tests, log_path=log_path, seconds=time.perf_counter() - clock)
+    return TransformReport(ok=ok, models=models, tests=tests, log_path=log_path, seconds=time.perf_counter() - clock,
+                           selected=selectors)
 
 
 def check_project(config: PipelineConfig) -> Path:

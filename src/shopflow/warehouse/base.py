@@ -9,11 +9,11 @@ from typing import TypeVar, cast
 
 import pyarrow as pa
 
-from shopflow.config.model import TableConfig, WarehouseConfig
+from shopflow.config.model import TableConfig
 from shopflow.errors import WarehouseError
 from shopflow.lake.files import LakeFiles
 from shopflow.lake.ledger import Commit
-from shopflow.sql import qualified
+from shopflow.sql import qualified, quote_literal
 from shopflow.warehouse.session import LoadSession
 
 RAW_SCHEMA = "raw"
@@ -53,9 +53,37 @@ class LoadJob:
         return sorted(n for n in names if not n.startswith("_"))
 
 
+@dataclass(frozen=True)
+class RowChanges:
+    """What a load did to one warehouse table's rows."""
+
+    new: int = 0
+    updated: int = 0
+    deleted: int = 0
+
+    @property
+    def any(self) -> bool:
+        """True if the load changed a row."""
+        return bool(self.new or self.updated or self.deleted)
+
+
 @dataclass
 class LoadResult:
-    """What a load applied."""
+    """What a load applied.
+
+    Attributes:
+        table: The source table.
+        lake_version: The last lake version applied.
+        rows: Rows inserted per output table (the table and its child tables): new and updated ones.
+        quarantined: Records added to `raw._quarantine`.
+        widened: Columns whose type was widened.
+        added: Columns added.
+        before: Rows of each output table before the load.
+        after: Rows of each output table after it.
+        inserted: Rows each output table holds from this load (`rows` may count staged child rows
+            that a merge then left out).
+        disposition: The table's write disposition.
+    """
 
     table: str
     lake_version: int
@@ -63,6 +91,28 @@ class LoadResult:
     quarantined: int = 0
     widened: list[str] = field(default_factory=list)
     added: list[str] = field(default_factory=list)
+    before: dict[str, int] = field(default_factory=dict)
+    after: dict[str, int] = field(default_factory=dict)
+    inserted: dict[str, int] = field(default_factory=dict)
+    disposition: str = "append"
+
+    def changes(self, output: str, tombstones: int = 0) -> RowChanges:
+        """New, updated and deleted rows of output table `output`.
+
+        A row that left the table was updated if a row came in for it, else deleted. The
+        counts are exact when a load brings no deletes, or only deletes; for a load that
+        brings both, `tombstones` (the deletes the extract found) settles the split.
+        """
+        before = self.before.get(output, 0)
+        inserted = self.inserted.get(output, self.rows.get(output, 0))
+        after = self.after.get(output, before + inserted)
+        if self.disposition == "replace":  # every row was rewritten: count what the table gained or lost
+            new = max(0, after - before)
+            return RowChanges(new=new, updated=max(0, inserted - new), deleted=max(0, before - after))
+        removed = max(0, before + inserted - after)
+        deleted = min(removed, max(tombstones, removed - inserted))
+        updated = removed - deleted
+        return RowChanges(new=max(0, inserted - updated), updated=updated, deleted=deleted)
 
 
 class Warehouse(ABC):
@@ -80,9 +130,26 @@ class Warehouse(ABC):
             SchemaDriftError: The new data changes a column in a way that cannot be applied in place.
         """
         from shopflow.warehouse.apply import apply_job  # apply imports this module
+        from shopflow.warehouse.raw_tables import record_keys
+
+        outputs = [job.table.name, *job.children]
+
+        def work(session: LoadSession) -> LoadResult:
+            before = {name: _rows(session, name) for name in outputs}
+            result = apply_job(session, job)
+            result.before = before
+            result.after = {name: _rows(session, name) for name in {*outputs, *result.rows}}
+            # A merge stages a child table's rows of every parent version but keeps those of the winners only.
+            batches = ", ".join(quote_literal(c.batch) for c in job.commits)
+            result.inserted = {job.table.name: result.rows.get(job.table.name, 0)} | {
+                name: _rows(session, name, f"_sf_batch IN ({batches})") for name in result.rows
+                if name != job.table.name}
+            result.disposition = job.table.write_disposition
+            record_keys(session, job.table, job.children)
+            return result
 
         try:
-            return self._transaction(lambda session: apply_job(session, job))
+            return self._transaction(work)
         except Exception as exc:
             if self._is_driver_error(exc):
                 raise WarehouseError(
@@ -136,16 +203,9 @@ class Warehouse(ABC):
         self.close()
 
 
-def open_warehouse(config: WarehouseConfig, *, read_only: bool = False) -> Warehouse:
-    """Open the configured warehouse: a DuckDB file or a PostgreSQL database.
-
-    Opened for writing, it is locked against a second run (DuckDB's file lock, a PostgreSQL
-    advisory lock); `read_only` takes no lock.
-    """
-    if config.type == "postgres":
-        from shopflow.warehouse.postgres import PostgresWarehouse
-
-        return PostgresWarehouse(config, read_only=read_only)
-    from shopflow.warehouse.duckdb import DuckDBWarehouse
-
-    return DuckDBWarehouse(config.path, read_only=read_only)
+def _rows(session: LoadSession, table: str, where: str = "") -> int:
+    """Rows in `raw.<table>` (that meet `where`); 0 if it does not exist."""
+    if session.columns(RAW_SCHEMA, table) is None:
+        return 0
+    condition = f" WHERE {where}" if where else ""
+    return int(session.scalar(f"SELECT count(*) FROM {qualified(RAW_SCHEMA, table)}{condition}") or 0)

@@ -2,7 +2,7 @@
 {{ config(unique_key='id') }}
 
 with latest as (
-    {{ latest_versions(source('raw', 'transactions')) }}
+    {{ shopflow.latest_versions(source('raw', 'transactions')) }}
 )
 
 select

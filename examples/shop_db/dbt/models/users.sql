@@ -2,7 +2,7 @@
 {{ config(unique_key='id') }}
 
 with latest as (
-    {{ latest_versions(source('raw', 'users')) }}
+    {{ shopflow.latest_versions(source('raw', 'users')) }}
 )
 
 select

@@ -1,22 +1,6 @@
-{#- Row selection shared by the models: the latest version of each row for dimensions, and the
-    versions a fact has not yet recorded for facts. Raw tables may hold one row per key (merge)
-    or every version (append); both macros give the same answer either way. -#}
-
-{#- The latest version of each `key` in `relation`, by `cursor`; ties go to the row loaded last. -#}
-{% macro latest_rows(relation, key, cursor='last_updated') %}
-    select *
-    from (
-        select
-            src.*,
-            row_number() over (
-                partition by src.{{ key }}
-                order by src.{{ cursor }} desc nulls last, src._sf_loaded_at desc nulls last,
-                    src._sf_batch desc nulls last
-            ) as _sf_rank
-        from {{ relation }} as src
-    ) as ranked
-    where _sf_rank = 1
-{% endmacro %}
+{#- Row selection for the facts: the versions a fact has not yet recorded. Raw tables may hold
+    one row per key (merge) or every version (append); the macros give the same answer either
+    way. The dimensions take the latest version of each key with shopflow.latest_versions. -#}
 
 {#- Every distinct version (`key`, `cursor`) of `relation` that the fact being built (`this`) does
     not hold yet. On a first run or a full refresh: every version in the raw table. -#}

@@ -1,10 +1,10 @@
 -- One row per counterparty, with its legal address and phone number.
 with counterparty as (
-    {{ latest_rows(source('raw', 'counterparty'), 'counterparty_id') }}
+    {{ shopflow.latest_versions(source('raw', 'counterparty'), 'counterparty_id', 'last_updated') }}
 ),
 
 address as (
-    {{ latest_rows(source('raw', 'address'), 'address_id') }}
+    {{ shopflow.latest_versions(source('raw', 'address'), 'address_id', 'last_updated') }}
 )
 
 select

@@ -1,7 +1,7 @@
 -- One row per currency, its latest values, with the currency's name from the currency_names seed
 -- (the source has only ISO codes).
 with currency as (
-    {{ latest_rows(source('raw', 'currency'), 'currency_id') }}
+    {{ shopflow.latest_versions(source('raw', 'currency'), 'currency_id', 'last_updated') }}
 )
 
 select

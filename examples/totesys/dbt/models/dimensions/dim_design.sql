@@ -1,5 +1,5 @@
 with design as (
-    {{ latest_rows(source('raw', 'design'), 'design_id') }}
+    {{ shopflow.latest_versions(source('raw', 'design'), 'design_id', 'last_updated') }}
 )
 
 select

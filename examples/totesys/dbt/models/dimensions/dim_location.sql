@@ -1,6 +1,6 @@
 -- Every address is a location: delivery locations of orders and legal addresses of counterparties.
 with address as (
-    {{ latest_rows(source('raw', 'address'), 'address_id') }}
+    {{ shopflow.latest_versions(source('raw', 'address'), 'address_id', 'last_updated') }}
 )
 
 select

@@ -1,5 +1,5 @@
 with payment_type as (
-    {{ latest_rows(source('raw', 'payment_type'), 'payment_type_id') }}
+    {{ shopflow.latest_versions(source('raw', 'payment_type'), 'payment_type_id', 'last_updated') }}
 )
 
 select

@@ -1,10 +1,10 @@
 -- One row per member of staff, with the name and location of their department.
 with staff as (
-    {{ latest_rows(source('raw', 'staff'), 'staff_id') }}
+    {{ shopflow.latest_versions(source('raw', 'staff'), 'staff_id', 'last_updated') }}
 ),
 
 department as (
-    {{ latest_rows(source('raw', 'department'), 'department_id') }}
+    {{ shopflow.latest_versions(source('raw', 'department'), 'department_id', 'last_updated') }}
 )
 
 select

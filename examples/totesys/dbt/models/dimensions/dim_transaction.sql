@@ -1,5 +1,5 @@
 with transactions as (
-    {{ latest_rows(source('raw', 'transaction'), 'transaction_id') }}
+    {{ shopflow.latest_versions(source('raw', 'transaction'), 'transaction_id', 'last_updated') }}
 )
 
 select

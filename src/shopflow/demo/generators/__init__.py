@@ -1,0 +1,1 @@
+"""The data generators, one module per example shop; `shopflow.demo` exports their entry points."""
