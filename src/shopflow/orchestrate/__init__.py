@@ -1,0 +1,1 @@
+"""Orchestration: schedules, the run ledger, retries, freshness, incidents and alerts, backfills."""

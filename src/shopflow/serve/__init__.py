@@ -1,0 +1,1 @@
+"""Servers: the ingest API and the dashboard."""
