@@ -1,0 +1,168 @@
+"""`shopflow ingest`: the ingest API on its own, with a flusher that micro-batches the buffer to the warehouse.
+
+The flusher runs the pipeline's events sources (`run_pipeline` on them alone) every
+`flush.every_seconds`, or sooner once a stream holds `flush.max_events` events. A run that
+finds the warehouse locked by another run tries again next time: nothing acknowledged waits
+anywhere but in the durable buffer, and a kill -9 anywhere loses and duplicates nothing.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import signal
+import threading
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from types import FrameType
+from typing import TYPE_CHECKING, Any
+
+from shopflow.config.events import EventsSource
+from shopflow.config.model import PipelineConfig
+from shopflow.errors import ConfigError, ShopflowError
+from shopflow.serve.ingest.service import IngestService
+
+if TYPE_CHECKING:
+    from fastapi import FastAPI
+
+log = logging.getLogger(__name__)
+
+
+def events_only(config: PipelineConfig) -> PipelineConfig:
+    """`config` with its events sources alone (what a micro-batch runs).
+
+    Raises:
+        ConfigError: The pipeline has no events source.
+    """
+    sources = [s for s in config.sources if isinstance(s, EventsSource)]
+    if not sources:
+        raise ConfigError(f"pipeline {config.pipeline!r} has no events source",
+                          fix="add a source with type: events and its streams to shopflow.yml")
+    return config.model_copy(update={"sources": sources})
+
+
+def build_app(service: IngestService) -> FastAPI:
+    """The standalone app: the ingest routes, `/metrics` and a `/v1/health` shaped like serve's."""
+    from fastapi import FastAPI
+
+    from shopflow.serve.ingest.routes import ingest_router
+
+    app = FastAPI(title="shopflow ingest", docs_url="/v1/docs", openapi_url="/v1/openapi.json")
+    app.include_router(ingest_router(service))
+
+    @app.get("/v1/health")
+    def health() -> dict[str, Any]:
+        streams = {name: {"buffered": e.writer.buffered(name), "last_offset": e.writer.last(name)}
+                   for name, e in service.streams.items()}
+        return {"status": "ok", "streams": streams}
+
+    return app
+
+
+class Flusher:
+    """Runs the events sources of `config` every `every` seconds, or sooner when a stream holds `max_events`."""
+
+    def __init__(self, config: PipelineConfig, service: IngestService) -> None:
+        self.config = events_only(config)
+        self.service = service
+        sources = [s for s in self.config.sources if isinstance(s, EventsSource)]
+        self.every = min(s.flush.every_seconds for s in sources)
+        self.max_events = min(s.flush.max_events for s in sources)
+        self.stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, name="shopflow-flush", daemon=True)
+
+    def start(self) -> None:
+        """Start flushing in a thread."""
+        self._thread.start()
+
+    def close(self) -> None:
+        """Stop after the micro-batch in progress."""
+        self.stop.set()
+        self._thread.join(60)
+
+    def _loop(self) -> None:
+        last = time.monotonic()
+        while not self.stop.wait(0.1):
+            waiting = max((e.writer.buffered(n) for n, e in self.service.streams.items()), default=0)
+            if waiting and (waiting >= self.max_events or time.monotonic() - last >= self.every):
+                self.flush_once()
+                last = time.monotonic()
+
+    def flush_once(self) -> None:
+        """One micro-batch of every stream; a failure is logged and retried next time."""
+        from shopflow.pipeline.run import run_pipeline
+
+        try:
+            report = run_pipeline(self.config)
+        except ShopflowError as exc:
+            log.warning("micro-batch not run: %s", exc)
+            return
+        for table in report.tables:
+            if table.error:
+                log.error("micro-batch of %s failed: %s", table.table, table.error)
+
+
+def _server_class() -> type:
+    import uvicorn
+
+    class Server(uvicorn.Server):
+        """uvicorn's server without its signal handling: it re-raises SIGTERM after stopping, before the last flush."""
+
+        @contextlib.contextmanager
+        def capture_signals(self) -> Iterator[None]:
+            yield
+
+    return Server
+
+
+def _Server(config: Any) -> Any:  # noqa: N802 - a class made lazily, so the CLI does not import uvicorn
+    return _server_class()(config)
+
+
+def _on_signals(server: Any) -> None:
+    """SIGTERM and SIGINT stop taking requests; a second one exits at once (the buffer is durable)."""
+
+    def handle(signum: int, _frame: FrameType | None) -> None:
+        if server.should_exit:
+            os._exit(128 + signum)
+        server.should_exit = True
+
+    signal.signal(signal.SIGTERM, handle)
+    signal.signal(signal.SIGINT, handle)
+
+
+def run_ingest(
+    path: Path, *, host: str = "127.0.0.1", port: int = 8780, flush: bool = True,
+    on_ready: Callable[[str], None] | None = None,
+) -> int:
+    """Serve the ingest API of the pipeline file `path` until SIGTERM or SIGINT; return the exit code."""
+    import uvicorn
+
+    from shopflow.config import load_config
+    from shopflow.serve.server import bind
+
+    config = load_config(path)
+    events_only(config)
+    service = IngestService([config])
+    flusher = Flusher(config, service) if flush else None
+    sock = bind(host, port)
+    server = _Server(uvicorn.Config(build_app(service), log_level="warning", lifespan="off", loop="uvloop",
+                                    http="httptools", timeout_graceful_shutdown=5))
+    _on_signals(server)
+    bound_host, bound_port = sock.getsockname()[:2]
+    url = f"http://{bound_host if ':' not in bound_host else f'[{bound_host}]'}:{bound_port}"
+    if flusher is not None:
+        flusher.start()
+    if on_ready is not None:
+        on_ready(url)
+    try:
+        server.run(sockets=[sock])
+    finally:
+        sock.close()
+        service.close()
+        if flusher is not None:
+            flusher.close()
+            flusher.flush_once()  # what was acknowledged last goes to the warehouse before exit
+    return 0
