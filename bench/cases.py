@@ -33,6 +33,7 @@ class Sizes:
     orders: int  # B3: orders in the files
     days: int  # B3: files (one per day)
     totesys_scale: float  # B4: multiple of the real totesys snapshot (31,672 fact rows at 1.0)
+    invoice_lines: int = 20_000_000  # B5: lines of the CSV dump, through DuckDB and Spark
 
 
 def shopflow_warehouse(destination: dict[str, Any]) -> dict[str, Any]:
@@ -186,3 +187,7 @@ def build_cases(wanted: set[str], sizes: Sizes, *, competitors: Path, root: Path
         yield _b3(sizes.orders, sizes.days, competitors, root)
     if "B4" in wanted:
         yield _b4(sizes.totesys_scale, competitors)
+    if "B5" in wanted:
+        from spark_case import spark_case
+
+        yield spark_case(sizes.invoice_lines, root)

@@ -37,7 +37,7 @@ def table(results: list[Result]) -> str:
         "| case | tool | rows | seconds | rows/s | CPU s | peak RSS MB | vs shopflow |",
         "|---|---|---:|---:|---:|---:|---:|---:|",
     ]
-    fastest = {r.case: r.seconds for r in results if r.tool.startswith("shopflow") and not r.error}
+    fastest = {r.case: r.seconds for r in results if r.tool == "shopflow" and not r.error}
     for r in results:
         base = fastest.get(r.case)
         if r.timed_out:

@@ -1,6 +1,6 @@
 """Benchmarks: shopflow side by side with dlt and a pandas pipeline, on the same data and machine.
 
-    python bench/run.py [--quick] [--rows 2000000,10000000] [--cases B1,B2,B3,B4] [--repeat 2]
+    python bench/run.py [--quick] [--rows 2000000,10000000] [--cases B1,B2,B3,B4,B5] [--repeat 2]
                         [--orders 1000000] [--days 100] [--totesys-scale 316] [--tools shopflow,dlt]
                         [--note TEXT] [--no-record]
 
@@ -46,9 +46,11 @@ class Preset:
     totesys_scale: float
     repeat: int
     timeout: float
+    invoice_lines: int = 20_000_000
 
 
-QUICK = Preset(rows="20000", orders=2_000, days=4, totesys_scale=1.0, repeat=1, timeout=300.0)
+QUICK = Preset(rows="20000", orders=2_000, days=4, totesys_scale=1.0, repeat=1, timeout=300.0,
+               invoice_lines=20_000)
 FULL = Preset(rows="2000000,10000000", orders=1_000_000, days=100, totesys_scale=316.0,  # x316: ~10M fact rows
               repeat=2, timeout=1200.0)
 
@@ -140,7 +142,9 @@ def main() -> None:
     parser.add_argument("--days", type=int, default=None, help="B3: daily files the orders are spread over (100)")
     parser.add_argument("--totesys-scale", type=float, default=None,
                         help="B4: size of totesys as a multiple of the real snapshot (316: ~10M fact rows)")
-    parser.add_argument("--cases", default="B1,B2,B3,B4", help="which cases to run")
+    parser.add_argument("--cases", default="B1,B2,B3,B4,B5", help="which cases to run")
+    parser.add_argument("--invoice-lines", type=int, default=None,
+                        help="B5: lines of the CSV dump read by DuckDB and by Spark (20,000,000)")
     parser.add_argument("--tools", default=None,
                         help="only the tools whose label starts with one of these (comma-separated)")
     parser.add_argument("--repeat", type=int, default=None, help="runs per tool; the best counts (default 2, quick 1)")
@@ -158,6 +162,7 @@ def main() -> None:
         orders=args.orders or preset.orders,
         days=args.days or preset.days,
         totesys_scale=args.totesys_scale or preset.totesys_scale,
+        invoice_lines=args.invoice_lines or preset.invoice_lines,
     )
     repeat = args.repeat or preset.repeat
     timeout = args.timeout or preset.timeout

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Literal
 
 import typer
 from rich.console import Console
@@ -25,6 +25,7 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    rich_markup_mode="markdown",  # help paragraphs rewrap to the terminal: docstring line breaks are not kept
 )
 console = Console()
 err_console = Console(stderr=True)
@@ -33,6 +34,27 @@ ConfigOption = Annotated[
     Path, typer.Option("--config", "-c", help="The pipeline file.", envvar="SHOPFLOW_CONFIG")
 ]
 VerboseOption = Annotated[bool, typer.Option("--verbose", "-v", help="Log what happens, step by step.")]
+
+
+def _version(show: bool) -> None:
+    if show:
+        from importlib.metadata import PackageNotFoundError, version
+
+        try:
+            number = version("shopflow")
+        except PackageNotFoundError:  # run from a source tree that is not installed
+            from shopflow import __version__ as number
+        console.print(f"shopflow {number}", highlight=False)
+        raise typer.Exit()
+
+
+@app.callback()
+def _options(
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Show the version and exit.")
+    ] = False,
+) -> None:
+    """Move a shop's data into an immutable Delta lake and an analytics warehouse, exactly once."""
 
 
 def _setup_logging(verbose: bool) -> None:
@@ -44,38 +66,37 @@ def _setup_logging(verbose: bool) -> None:
 
 
 @app.command()
-def init(
-    path: Annotated[Path, typer.Argument(help="Where to write the starter pipeline file.")] = Path("shopflow.yml"),
-    force: Annotated[bool, typer.Option("--force", help="Overwrite an existing file.")] = False,
+def run(
+    config: ConfigOption = Path("shopflow.yml"),
+    verbose: VerboseOption = False,
+    table: Annotated[list[str] | None, typer.Option(
+        "--table", "-t", help="Only this table (source.table, table, or a whole source; repeatable).")] = None,
+    no_transform: Annotated[bool, typer.Option("--no-transform", help="Load only; do not build the models.")] = False,
+    trigger: Annotated[Literal["manual", "airflow"], typer.Option(
+        hidden=True, help="The trigger the run history records.")] = "manual",
 ) -> None:
-    """Write a commented starter pipeline file to edit."""
-    from shopflow.cli.starter import STARTER
-
-    if path.exists() and not force:
-        err_console.print(f"[red]{path} exists[/red]; pass --force to overwrite it.")
-        raise typer.Exit(2)
-    path.write_text(STARTER, encoding="utf-8")
-    console.print(f"Wrote {path}. Edit its sources, then: [bold]shopflow run -c {path}[/bold]")
-
-
-@app.command()
-def run(config: ConfigOption = Path("shopflow.yml"), verbose: VerboseOption = False) -> None:
     """Extract every source table into the lake, load the lake into the warehouse, then build the models.
 
     The models (the pipeline's dbt project, `transform:` in shopflow.yml) run last, unless
-    `transform: {after_run: false}`; `shopflow transform` runs them alone.
+    `transform: {after_run: false}` or --no-transform; `shopflow transform` runs them alone.
 
     Exit codes: 0 done, 1 a table or a model or data test failed, 2 bad usage or configuration, 3 done with
     quarantined records (see raw._quarantine).
     """
     from shopflow.cli.render import RichProgress, print_report
     from shopflow.config import load_config
-    from shopflow.pipeline.run import run_pipeline
+    from shopflow.orchestrate.execute import run_recorded
 
     _setup_logging(verbose)
     pipeline = load_config(config)
+    if table:
+        from shopflow.pipeline.selection import select_tables
+
+        pipeline = select_tables(pipeline, table)
+    if no_transform and pipeline.transform is not None:
+        pipeline = pipeline.model_copy(update={"transform": pipeline.transform.model_copy(update={"after_run": False})})
     with RichProgress(console) as progress:
-        report = run_pipeline(pipeline, progress)
+        report = run_recorded(pipeline, progress, trigger)  # run_pipeline, recorded in the run history
     print_report(console, report, pipeline)
     if report.transform is not None:
         from shopflow.cli.render import print_transform_report
@@ -105,11 +126,12 @@ def transform(
     """
     from shopflow.cli.render import print_transform_report
     from shopflow.config import load_config
+    from shopflow.pipeline.run_lock import run_lock
     from shopflow.transform import run_transform
 
     _setup_logging(verbose)
     pipeline = load_config(config)
-    with console.status("dbt build ..."):
+    with run_lock(pipeline.warehouse), console.status("dbt build ..."):  # not while a run loads
         report = run_transform(pipeline, select=select, full_refresh=full_refresh)
     print_transform_report(console, report)
     raise typer.Exit(report.exit_code)
@@ -124,6 +146,7 @@ def status(config: ConfigOption = Path("shopflow.yml")) -> None:
 
     pipeline = load_config(config)
     print_status(console, pipeline_status(pipeline))
+    serve_cmd.print_schedule_status(console, pipeline)
 
 
 @app.command()
@@ -146,6 +169,9 @@ def demo(
                      "online_retail, customers."),
     ] = None,
     verbose: VerboseOption = False,
+    serve: Annotated[bool, typer.Option("--serve", help="Then keep them running: `shopflow serve` on the demo's "
+                                        "pipelines (and its embedded PostgreSQL) until Ctrl-C.")] = False,
+    port: Annotated[int, typer.Option("--port", help="With --serve: the port to listen on.")] = 8765,
 ) -> None:
     """Build the five example pipelines end to end on this machine, with nothing to install or start.
 
@@ -167,14 +193,33 @@ def demo(
 
     _setup_logging(verbose)
     with DemoRichProgress(console) as progress:
-        report = run_demo(folder, seed=seed, scale=scale, reset=reset, only=pipeline, progress=progress)
-    print_demo_summary(console, report)
+        then = serve_cmd.serve_demo(console, progress, port) if serve else None
+        report = run_demo(folder, seed=seed, scale=scale, reset=reset, only=pipeline, progress=progress, then=then)
+    if not serve:
+        print_demo_summary(console, report)
     raise typer.Exit(0 if report.ok else 1)
 
 
 cdc_app = typer.Typer(help="Change data capture sources: the replication slot's state, and dropping it.",
                       no_args_is_help=True)
 app.add_typer(cdc_app, name="cdc")
+
+# Each command family lives in its own module (imports there stay lazy); wired after the app exists.
+from shopflow.cli import (  # noqa: E402
+    airflow_cmd,
+    dashboard_cmd,
+    ingest_cmd,
+    init_cmd,
+    query_cmd,
+    recovery,
+    serve_cmd,
+    spark_cmd,
+    validate,
+)
+
+for _commands in (init_cmd, query_cmd, serve_cmd, airflow_cmd, ingest_cmd, dashboard_cmd, spark_cmd, recovery,
+                  validate):
+    _commands.register(app)
 
 
 def _cdc_sources(config: Path, source: str | None) -> list[tuple[str, CdcSettings]]:

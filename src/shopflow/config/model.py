@@ -14,6 +14,8 @@ from pydantic import ConfigDict, Field, SecretStr, field_validator, model_valida
 from shopflow.column_types import parse_column_type
 from shopflow.config.base import StrictModel, WriteDisposition, check_identifier
 from shopflow.config.database import DatabaseSource
+from shopflow.config.schedule import AlertTarget, FreshnessConfig, RetryPolicy, ScheduleConfig
+from shopflow.config.spark import SparkConfig
 
 FileFormat = Literal["json", "jsonl", "csv", "parquet", "xlsx"]
 NestedMode = Literal["table", "flatten", "json"]
@@ -134,6 +136,28 @@ class FileTable(TableConfig):
     on_file_change: Literal["replace", "append"] = "replace"
     csv: CsvOptions = Field(default_factory=CsvOptions)
     xlsx: XlsxOptions = Field(default_factory=XlsxOptions)
+    engine: Literal["duckdb", "spark"] = Field("duckdb", description="what reads the files: DuckDB, or Spark (spark:)")
+
+    @model_validator(mode="after")
+    def _spark_formats(self) -> FileTable:
+        if self.engine == "spark" and self.format == "xlsx":
+            raise ValueError(f"table {self.name!r}: XLSX files are read by DuckDB only; remove engine: spark")
+        return self
+
+    @model_validator(mode="after")
+    def _no_shopflow_names(self) -> FileTable:
+        from shopflow.naming import SHOPFLOW_PREFIX, lake_name, normalize_name
+
+        named = [*(("primary_key", k) for k in self.primary_key), ("cursor", self.cursor),
+                 ("delete_column", self.delete_column)]
+        for key, column in named:
+            if column and normalize_name(column).startswith(SHOPFLOW_PREFIX):
+                renamed = lake_name(column)
+                raise ValueError(
+                    f"table {self.name!r}: {key} {column!r} starts with {SHOPFLOW_PREFIX}, which names shopflow's own "
+                    f"columns; a source column named so loads as {renamed!r}: write {key}: {renamed}"
+                )
+        return self
 
     def format_of(self, path: str) -> FileFormat:
         """The format of `path`: the configured one, else told by its extension."""
@@ -236,7 +260,9 @@ class TransformConfig(StrictModel):
     after_run: bool = Field(True, description="run the models as the last step of `shopflow run`")
 
 
-Source = Annotated[FileSource | DatabaseSource, Field(discriminator="type")]
+from shopflow.config.events import EventsSource  # noqa: E402  (it builds on TableConfig above)
+
+Source = Annotated[FileSource | DatabaseSource | EventsSource, Field(discriminator="type")]
 
 
 class PipelineConfig(StrictModel):
@@ -248,6 +274,11 @@ class PipelineConfig(StrictModel):
     storage: StorageConfig = Field(default_factory=StorageConfig)
     transform: TransformConfig | None = None
     sources: list[Source]
+    schedule: ScheduleConfig | None = Field(None, description="when `shopflow serve` runs it (config.schedule)")
+    retries: RetryPolicy = Field(default_factory=RetryPolicy)
+    freshness: FreshnessConfig | None = None
+    alerts: list[AlertTarget] = Field(default_factory=list)
+    spark: SparkConfig = Field(default_factory=SparkConfig, description="where tables with engine: spark run")
 
     @field_validator("pipeline")
     @classmethod
@@ -261,7 +292,7 @@ class PipelineConfig(StrictModel):
         seen: set[str] = set()
         for source in self.sources:
             names = (
-                [t.name.lower() for t in source.tables] if isinstance(source, FileSource)
+                [t.name.lower() for t in source.tables] if isinstance(source, FileSource | EventsSource)
                 else [source.table_name(t.name) for t in source.tables if not t.is_pattern]
             )
             for name in names:

@@ -16,13 +16,15 @@ from functools import partial
 from typing import TYPE_CHECKING
 
 from shopflow.config.database import DatabaseSource
+from shopflow.config.events import EventsSource
 from shopflow.config.model import FileSource, FileTable, PipelineConfig, TableConfig
 from shopflow.errors import ShopflowError, SourceError
 from shopflow.pipeline.history import record_run
 from shopflow.pipeline.layout import LakeLayout
 from shopflow.pipeline.load import load_table
 from shopflow.storage import FileInfo
-from shopflow.warehouse.base import Warehouse, open_warehouse
+from shopflow.warehouse.base import LoadResult, Warehouse
+from shopflow.warehouse.factory import open_warehouse
 
 if TYPE_CHECKING:
     import duckdb
@@ -50,6 +52,8 @@ class TableReport:
     rows_deleted: int = 0
     watermark: str | None = None
     text_columns: list[str] = field(default_factory=list)
+    warning: str | None = None
+    load: LoadResult | None = None  # what the load applied: rows new, updated, deleted per output table
 
 
 @dataclass
@@ -95,13 +99,29 @@ class RunProgress:
 
 
 def run_pipeline(config: PipelineConfig, progress: RunProgress | None = None) -> RunReport:
-    """Run the pipeline once; return the report. Raises only for errors that stop every table."""
+    """Run the pipeline once; return the report. Raises only for errors that stop every table.
+
+    The run holds the warehouse's run lock from start to end, the models included, so a second
+    run fails at once (WarehouseError) instead of colliding with this one in the load or in dbt.
+    """
+    from shopflow.pipeline.run_lock import run_lock
+
+    with run_lock(config.warehouse):
+        return _run_locked(config, progress)
+
+
+def _run_locked(config: PipelineConfig, progress: RunProgress | None) -> RunReport:
+    """`run_pipeline`, with the run lock held."""
     from shopflow.engine import connect
+    from shopflow.pipeline.preflight import check_before_run
+    from shopflow.temp import sweep
 
     hooks = progress or RunProgress()
     started = datetime.now(UTC)
     clock = time.perf_counter()
     report = RunReport(run_id=uuid.uuid4().hex, pipeline=config.pipeline)
+    sweep(before=started.timestamp())  # temporary folders of killed runs
+    check_before_run(config)  # a key or cursor that names no column: exit 2 before any data moves
     with open_warehouse(config.warehouse) as warehouse:
         con = connect()
         try:
@@ -112,6 +132,8 @@ def run_pipeline(config: PipelineConfig, progress: RunProgress | None = None) ->
                 if isinstance(source, FileSource):
                     for table in source.tables:
                         report.tables.append(_file_table(con, config, source, table, warehouse, report.run_id, hooks))
+                elif isinstance(source, EventsSource):
+                    report.tables.extend(_events_source(config, source, warehouse, report.run_id, hooks))
                 elif source.cdc is not None:
                     report.tables.extend(_cdc_source(con, config, source, warehouse, report.run_id, hooks))
                 else:
@@ -132,11 +154,11 @@ def run_pipeline(config: PipelineConfig, progress: RunProgress | None = None) ->
 
 
 def _transform(config: PipelineConfig, report: RunReport) -> None:
-    """Run the pipeline's dbt project; a failure is reported, the loaded raw data stays."""
-    from shopflow.transform import run_transform
+    """Build the models downstream of the tables this run changed (none: nothing); the raw data stays."""
+    from shopflow.transform import changed_tables, transform_changed
 
     try:
-        report.transform = run_transform(config)
+        report.transform = transform_changed(config, changed_tables(report))
     except ShopflowError as exc:
         report.transform_error = str(exc)
         log.error("transform failed: %s", exc)
@@ -147,18 +169,30 @@ def _file_table(
     warehouse: Warehouse, run_id: str, hooks: RunProgress,
 ) -> TableReport:
     from shopflow.pipeline.extract_files import extract_file_table
+    from shopflow.pipeline.preflight import no_files_warning
 
     report = TableReport(table.name)
     hooks.table_started(table.name)
     try:
-        extracted = extract_file_table(
-            con, config, source, table, run_id,
-            on_file=partial(hooks.file_done, table.name), on_pending=partial(hooks.files_found, table.name),
-        )
+        if table.engine == "spark":
+            from shopflow.engines.spark.extract import extract_spark_table
+
+            extracted = extract_spark_table(
+                config, source, table, run_id,
+                on_file=partial(hooks.file_done, table.name), on_pending=partial(hooks.files_found, table.name),
+            )
+        else:
+            extracted = extract_file_table(
+                con, config, source, table, run_id,
+                on_file=partial(hooks.file_done, table.name), on_pending=partial(hooks.files_found, table.name),
+            )
         report.files_new = extracted.files_new
         report.rows_extracted = extracted.rows
         report.quarantined = extracted.quarantined
         report.failed_files = extracted.failed_files
+        report.error = extracted.error  # a changed file that cannot be read: its earlier rows stay
+        if not extracted.files_seen:
+            report.warning = no_files_warning(config, source, table)
     except ShopflowError as exc:
         report.error = str(exc)
         log.error("extracting %s failed: %s", table.name, exc)
@@ -198,6 +232,28 @@ def _cdc_source(
         known_key = result.primary_key if result is not None else []
         _load(warehouse, LakeLayout(config, source.name, table.name), cdc_table_config(source, table, known_key),
               report)
+    return reports
+
+
+def _events_source(
+    config: PipelineConfig, source: EventsSource, warehouse: Warehouse, run_id: str, hooks: RunProgress,
+) -> list[TableReport]:
+    """Commit each stream's buffered events to the lake (sources.events.flush), then load each stream."""
+    from shopflow.sources.events.flush import flush_stream
+
+    reports = []
+    for stream in source.streams:
+        hooks.table_started(stream.name)
+        report = TableReport(stream.name, kind="events")
+        try:
+            flushed = flush_stream(config, source, stream, run_id)
+            report.rows_extracted, report.quarantined, report.watermark = (
+                flushed.rows, flushed.quarantined, flushed.watermark)
+        except ShopflowError as exc:
+            report.error = str(exc)
+            log.error("flushing stream %s failed: %s", stream.name, exc)
+        _load(warehouse, LakeLayout(config, source.name, stream.name), stream, report)
+        reports.append(report)
     return reports
 
 
@@ -248,6 +304,7 @@ def _database_source(
                 report.rows_deleted = extracted.deleted
                 report.watermark = extracted.watermark
                 report.text_columns = extracted.text_columns
+                report.quarantined = extracted.quarantined
             except (ShopflowError, duckdb.Error) as exc:
                 failure: ShopflowError = (
                     exc if isinstance(exc, ShopflowError) else session.conn.error(exc, "read", table.source_table)
@@ -270,6 +327,7 @@ def _load(warehouse: Warehouse, layout: LakeLayout, table: TableConfig, report: 
         loaded = load_table(warehouse, layout, table)
         if loaded is not None:
             report.rows_loaded = loaded.rows
+            report.load = loaded
             report.schema_changes = loaded.added + loaded.widened
     except ShopflowError as exc:
         report.error = str(exc) if report.error is None else f"{report.error}\n{exc}"
