@@ -20,8 +20,7 @@ from typing import Any
 from shopflow.config.model import PipelineConfig
 from shopflow.errors import ShopflowError
 from shopflow.orchestrate.ledger import INTERRUPTED, RUNNING, Ledger, RunRecord, now
-from shopflow.pipeline.run import EXIT_FAILED, EXIT_OK, RunProgress, RunReport
-from shopflow.storage import FileInfo
+from shopflow.pipeline.run import EXIT_FAILED, EXIT_OK, ForwardingProgress, RunProgress, RunReport
 
 log = logging.getLogger(__name__)
 
@@ -33,12 +32,12 @@ class StopRequested(Exception):  # noqa: N818 (a request, not an error)
     """Raised by the run's hooks before the next table when `shopflow serve` is stopping."""
 
 
-class _Hooks(RunProgress):
+class _Hooks(ForwardingProgress):
     """Times each table from its start to the next's, passes the hooks on, and stops between tables."""
 
     def __init__(self, stop: threading.Event | None, inner: RunProgress | None) -> None:
+        super().__init__(inner)
         self.stop = stop
-        self.inner = inner or RunProgress()
         self.marks: list[tuple[str, float]] = []
 
     def table_started(self, table: str) -> None:
@@ -46,15 +45,6 @@ class _Hooks(RunProgress):
             raise StopRequested(f"stopped before table {table}")
         self.marks.append((table, time.perf_counter()))
         self.inner.table_started(table)
-
-    def files_found(self, table: str, count: int) -> None:
-        self.inner.files_found(table, count)
-
-    def file_done(self, table: str, file: FileInfo) -> None:
-        self.inner.file_done(table, file)
-
-    def rows_done(self, table: str, count: int) -> None:
-        self.inner.rows_done(table, count)
 
     def seconds(self, end: float) -> dict[str, float]:
         """Each table's seconds, the last one ending at `end`."""

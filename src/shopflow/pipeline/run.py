@@ -98,6 +98,29 @@ class RunProgress:
         """`count` more rows of database table `table` were extracted."""
 
 
+class ForwardingProgress(RunProgress):
+    """Hooks that pass every call on to `inner`; a subclass overrides the ones it watches."""
+
+    def __init__(self, inner: RunProgress | None = None) -> None:
+        self.inner = inner or RunProgress()
+
+    def table_started(self, table: str) -> None:
+        """Passed on to `inner`."""
+        self.inner.table_started(table)
+
+    def file_done(self, table: str, file: FileInfo) -> None:
+        """Passed on to `inner`."""
+        self.inner.file_done(table, file)
+
+    def files_found(self, table: str, count: int) -> None:
+        """Passed on to `inner`."""
+        self.inner.files_found(table, count)
+
+    def rows_done(self, table: str, count: int) -> None:
+        """Passed on to `inner`."""
+        self.inner.rows_done(table, count)
+
+
 def run_pipeline(config: PipelineConfig, progress: RunProgress | None = None) -> RunReport:
     """Run the pipeline once; return the report. Raises only for errors that stop every table.
 

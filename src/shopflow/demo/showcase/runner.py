@@ -21,8 +21,7 @@ from shopflow.demo.showcase.pipelines import PIPELINES, DemoContext, DemoPipelin
 from shopflow.demo.showcase.results import DemoReport, PipelineResult
 from shopflow.demo.showcase.state import STATE_FILE, DemoState
 from shopflow.errors import ConfigError, ShopflowError
-from shopflow.pipeline.run import RunProgress, RunReport
-from shopflow.storage import FileInfo
+from shopflow.pipeline.run import ForwardingProgress, RunProgress, RunReport
 
 if TYPE_CHECKING:
     from shopflow.transform.report import TransformReport
@@ -215,11 +214,11 @@ def _transform(config: PipelineConfig, result: PipelineResult) -> tuple[Transfor
     return report, time.perf_counter() - clock
 
 
-class _TableTimer(RunProgress):
+class _TableTimer(ForwardingProgress):
     """Passes the run's hooks on, and times each table from its start to the next table's."""
 
     def __init__(self, inner: RunProgress) -> None:
-        self.inner = inner
+        super().__init__(inner)
         self.seconds: dict[str, float] = {}
         self._current: tuple[str, float] | None = None
 
@@ -227,15 +226,6 @@ class _TableTimer(RunProgress):
         self.finish()
         self._current = (table, time.perf_counter())
         self.inner.table_started(table)
-
-    def files_found(self, table: str, count: int) -> None:
-        self.inner.files_found(table, count)
-
-    def file_done(self, table: str, file: FileInfo) -> None:
-        self.inner.file_done(table, file)
-
-    def rows_done(self, table: str, count: int) -> None:
-        self.inner.rows_done(table, count)
 
     def finish(self) -> None:
         """Stop the clock of the table in progress."""
