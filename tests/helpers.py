@@ -4,6 +4,11 @@ from __future__ import annotations
 
 import csv
 import io
+import os
+import signal
+import subprocess
+import sys
+import time
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
@@ -62,3 +67,18 @@ def csv_bytes(rows: Iterable[Sequence[Any]], header: Sequence[str] | None = None
         writer.writerow(header)
     writer.writerows(rows)
     return out.getvalue().encode()
+
+
+def kill_run_at(config: Path, folder: Path, stop_at: str) -> None:
+    """Start `shopflow run`, kill -9 it once it reaches the checkpoint `stop_at`."""
+    marker = folder / "paused"
+    env = {**os.environ, "SHOPFLOW_PAUSE_AT": stop_at, "SHOPFLOW_PAUSE_FILE": str(marker)}
+    run = subprocess.Popen([sys.executable, "-m", "shopflow.cli.main", "run", "-c", str(config)], env=env,
+                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 60
+    while not marker.exists():
+        assert run.poll() is None and time.monotonic() < deadline, "the run never reached the checkpoint"
+        time.sleep(0.05)
+    run.send_signal(signal.SIGKILL)
+    run.wait(30)
+    marker.unlink()

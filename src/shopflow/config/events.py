@@ -78,6 +78,8 @@ class EventsSource(StrictModel):
     name: str
     type: Literal["events"]
     path: str | None = Field(None, description="the buffer's SQLite file; default .shopflow/events/<source>.sqlite")
+    buffer: str | None = Field(None, description="nats://host:4222 puts the log on NATS JetStream (several ingest "
+                                                 "processes, one consumer); the SQLite file then keeps the key stores")
     tables: list[EventStream] = Field(alias="streams", description="the streams; each is one table")
     token_env: str | None = Field(None, description="tokens for streams that name no token_env of their own")
     max_body_bytes: int = Field(10 * 1024 * 1024, gt=0, description="a larger request body gets 413")
@@ -95,6 +97,9 @@ class EventsSource(StrictModel):
             object.__setattr__(self, "path", f".shopflow/events/{self.name}.sqlite")
         if not self.tables:
             raise ValueError(f"events source {self.name!r} lists no streams")
+        if self.buffer is not None and not self.buffer.startswith(("nats://", "tls://")):
+            raise ValueError(f"events source {self.name!r}: buffer: {self.buffer!r} is not a NATS address; write "
+                             "buffer: nats://host:4222, or leave buffer: out to keep the log in the local SQLite file")
         return self
 
     @property

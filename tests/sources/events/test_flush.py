@@ -3,16 +3,13 @@
 from __future__ import annotations
 
 import json
-import os
-import signal
-import subprocess
-import sys
 import threading
 import time
 from pathlib import Path
 
 import pytest
 import yaml
+from tests.helpers import kill_run_at
 from tests.serve.ingest.conftest import events_pipeline, line, warehouse_rows
 
 from shopflow.config import load_config
@@ -42,16 +39,7 @@ def _append(config: Path, events: list[dict[str, object]], reason: str | None = 
 def test_a_run_killed_mid_batch_replays_exactly_once(tmp_path: Path, stop_at: str) -> None:
     config = events_pipeline(tmp_path)
     _append(config, [line(1, "A", n) for n in range(100)])
-    marker = tmp_path / "paused"
-    env = {**os.environ, "SHOPFLOW_PAUSE_AT": stop_at, "SHOPFLOW_PAUSE_FILE": str(marker)}
-    run = subprocess.Popen([sys.executable, "-m", "shopflow.cli.main", "run", "-c", str(config)], env=env,
-                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 60
-    while not marker.exists():
-        assert run.poll() is None and time.monotonic() < deadline, "the run never reached the checkpoint"
-        time.sleep(0.05)
-    run.send_signal(signal.SIGKILL)
-    run.wait(30)
+    kill_run_at(config, tmp_path, stop_at)
     # Events keep arriving (and one repeat) while nothing flushes.
     _append(config, [line(1, "A", n) for n in range(100, 150)] + [line(1, "A", 5)])
     report = run_pipeline(load_config(config))

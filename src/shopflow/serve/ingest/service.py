@@ -11,8 +11,8 @@ from dataclasses import dataclass, field
 from shopflow.config.events import EventsSource, EventStream, token_digests
 from shopflow.config.model import PipelineConfig
 from shopflow.errors import ConfigError
-from shopflow.sources.events import buffer
-from shopflow.sources.events.buffer import BufferWriter
+from shopflow.sources.events import eventlog
+from shopflow.sources.events.eventlog import EventLog
 from shopflow.sources.events.records import StreamSchema
 
 log = logging.getLogger(__name__)
@@ -27,7 +27,7 @@ class StreamEndpoint:
     stream: EventStream
     schema: StreamSchema
     digests: list[bytes]
-    writer: BufferWriter
+    writer: EventLog
 
 
 @dataclass
@@ -56,21 +56,21 @@ class IngestService:
         self.streams: dict[str, StreamEndpoint] = {}
         self.counters = Counters()
         self.started = time.time()
-        writers: dict[str, BufferWriter] = {}
+        writers: dict[str, EventLog] = {}
         for config in configs:
             for source in config.sources:
                 if not isinstance(source, EventsSource):
                     continue
-                if source.buffer_path not in writers:
-                    writers[source.buffer_path] = BufferWriter(source.buffer_path, [s.name for s in source.streams],
-                                                               source.max_buffered)
+                log_id = eventlog.log_id(config.pipeline, source)
+                if log_id not in writers:
+                    writers[log_id] = eventlog.open_writer(config.pipeline, source)
                 for stream in source.streams:
                     if stream.name in self.streams:
                         raise ConfigError(f"two events sources serve a stream named {stream.name!r}",
                                           fix="give each stream a name of its own across the served pipelines")
                     self.streams[stream.name] = StreamEndpoint(config.pipeline, source, stream, StreamSchema(stream),
                                                                token_digests(source, stream),
-                                                               writers[source.buffer_path])
+                                                               writers[log_id])
         self._writers = list(writers.values())
 
     def close(self) -> None:
@@ -107,9 +107,5 @@ class IngestService:
         return "\n".join(lines) + "\n"
 
     def _lag(self, endpoint: StreamEndpoint, now: float) -> float:
-        con = buffer.connect(endpoint.source.buffer_path)
-        try:
-            oldest = buffer.oldest_waiting(con, endpoint.stream.name, buffer.flushed_upto(con, endpoint.stream.name))
-        finally:
-            con.close()
+        oldest = endpoint.writer.oldest(endpoint.stream.name)
         return 0.0 if oldest is None else max(0.0, now - oldest)

@@ -162,6 +162,14 @@ class BufferWriter:
         """The highest offset `stream` got so far."""
         return self._last[stream]
 
+    def oldest(self, stream: str) -> float | None:
+        """When the oldest event of `stream` not yet in the lake arrived (epoch seconds), or None."""
+        con = connect(self.path)
+        try:
+            return oldest_waiting(con, stream, flushed_upto(con, stream))
+        finally:
+            con.close()
+
     def submit(self, stream: str, rows: list[tuple[str, str | None, float]], done: Done) -> None:
         """Queue `rows` (JSON text, reason or None, arrival time) for the next group commit; `done` gets the offsets.
 

@@ -32,7 +32,8 @@ from shopflow.faults import checkpoint
 from shopflow.lake.ledger import PREFIX, Commit, replanned
 from shopflow.lake.schema import conformed_reader, target_schema
 from shopflow.pipeline.layout import LakeLayout
-from shopflow.sources.events import buffer, keys
+from shopflow.sources.events import buffer, eventlog, keys
+from shopflow.sources.events.eventlog import LogReader
 from shopflow.sources.events.records import StreamSchema
 
 log = logging.getLogger(__name__)
@@ -59,13 +60,12 @@ def flush_stream(config: PipelineConfig, source: EventsSource, stream: EventStre
         SourceError: The buffer cannot be read, or it is behind the lake (it was replaced).
         LakeError: The lake table cannot be written.
     """
-    con = buffer.connect(source.buffer_path)
+    reader = eventlog.open_reader(config.pipeline, source, [stream.name])
     try:
-        buffer.ensure_stream(con, stream.name)
-        keys.ensure(con, stream.name)
+        keys.ensure(reader.keys, stream.name)
         total = Flushed()
         while True:
-            step = replanned(stream.name, lambda: _next_range(con, config, source, stream, run_id))
+            step = replanned(stream.name, lambda: _next_range(reader, config, source, stream, run_id))
             total.rows += step.rows
             total.quarantined += step.quarantined
             total.duplicates += step.duplicates
@@ -74,32 +74,34 @@ def flush_stream(config: PipelineConfig, source: EventsSource, stream: EventStre
             if step.commits == 0 or step.rows + step.quarantined + step.duplicates == 0:
                 return total
     finally:
-        con.close()
+        reader.close()
 
 
 def _next_range(
-    con: sqlite3.Connection, config: PipelineConfig, source: EventsSource, stream: EventStream, run_id: str
+    reader: LogReader, config: PipelineConfig, source: EventsSource, stream: EventStream, run_id: str
 ) -> Flushed:
+    con = reader.keys
     layout = LakeLayout(config, source.name, stream.name)
     ledger = layout.main.ledger()
     upto = int(next((c.watermark for c in reversed(ledger.commits) if c.watermark), "0"))
-    last = buffer.last_offset(con, stream.name)
+    last = reader.last_offset(stream.name)
     if last < upto:
         raise SourceError(
-            f"the events buffer {source.buffer_path} ends at offset {last} of stream {stream.name!r}, but the lake "
-            f"already holds offsets up to {upto}: the buffer file was replaced",
-            fix="restore the buffer file the lake was fed from, or move the stream's lake folder away to start over",
+            f"the events buffer {reader.where} ends at offset {last} of stream {stream.name!r}, but the lake "
+            f"already holds offsets up to {upto}: the {reader.kind} was replaced",
+            fix=f"restore the {reader.kind} the lake was fed from, or move the stream's lake folder away to start "
+                "over",
             source=source.name, table=stream.name,
         )
-    _catch_up_keys(con, stream, upto)
-    buffer.mark_flushed(con, stream.name, upto)
-    entries = buffer.read_after(con, stream.name, upto, RANGE_EVENTS)
+    _catch_up_keys(reader, stream, upto)
+    reader.trim(stream.name, upto)
+    entries = reader.read_after(stream.name, upto, RANGE_EVENTS)
     if not entries and ledger.commits:
         return Flushed(watermark=str(upto))
     schema = StreamSchema(stream)
     batch = uuid.uuid4().hex
     loaded_at = datetime.now(UTC)
-    file = f"{source.buffer_path}#{stream.name}"
+    file = f"{reader.where}#{stream.name}"
     good, bad, duplicates = _split(con, schema, entries)
     rows = _rows(schema, good, batch, file, loaded_at)
     target = target_schema(rows.schema, layout.main.schema())
@@ -124,7 +126,7 @@ def _next_range(
     checkpoint("lake_committed")
     if keys.kept(stream):
         keys.remember(con, stream, schema, good, end)
-    buffer.mark_flushed(con, stream.name, end)
+    reader.trim(stream.name, end)
     if duplicates:
         log.info("stream %s: %d repeated events dropped (idempotency key %s)", stream.name, duplicates,
                  ", ".join(stream.idempotency_key))
@@ -174,17 +176,18 @@ def _rows(
     return pa.table(columns)
 
 
-def _catch_up_keys(con: sqlite3.Connection, stream: EventStream, upto: int) -> None:
+def _catch_up_keys(reader: LogReader, stream: EventStream, upto: int) -> None:
     """Replay into the key stores the events the lake holds up to `upto` that they missed (killed in between).
 
     The same split as the micro-batch made (the seen keys are as they were then) tells which events it kept.
     """
     if not keys.kept(stream):
         return
+    con = reader.keys
     known = keys.known_upto(con, stream.name)
     if known >= upto:
         return
     schema = StreamSchema(stream)
-    entries = [e for e in buffer.read_after(con, stream.name, known, upto - known) if e.offset <= upto]
+    entries = [e for e in reader.read_after(stream.name, known, upto - known) if e.offset <= upto]
     good, _, _ = _split(con, schema, entries)
     keys.remember(con, stream, schema, good, upto)
