@@ -172,6 +172,8 @@ def demo(
     serve: Annotated[bool, typer.Option("--serve", help="Then keep them running: `shopflow serve` on the demo's "
                                         "pipelines (and its embedded PostgreSQL) until Ctrl-C.")] = False,
     port: Annotated[int, typer.Option("--port", help="With --serve: the port to listen on.")] = 8765,
+    stream: Annotated[bool, typer.Option("--stream", help="Instead: Online Retail's stream path, simulated stores "
+                                         "posting to the ingest API, then the micro-batch and dbt.")] = False,
 ) -> None:
     """Build the five example pipelines end to end on this machine, with nothing to install or start.
 
@@ -192,6 +194,10 @@ def demo(
     from shopflow.demo.showcase import run_demo
 
     _setup_logging(verbose)
+    if stream:
+        from shopflow.cli.demo_stream import run_stream
+
+        raise typer.Exit(run_stream(console, folder, seed))
     with DemoRichProgress(console) as progress:
         then = serve_cmd.serve_demo(console, progress, port) if serve else None
         report = run_demo(folder, seed=seed, scale=scale, reset=reset, only=pipeline, progress=progress, then=then)

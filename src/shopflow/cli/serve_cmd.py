@@ -172,7 +172,7 @@ def print_schedule_status(out: Console, config: PipelineConfig) -> None:
         upcoming = next_run(job, at) if not job.continuous else None
         when = "-" if upcoming is None else "due now" if upcoming <= at else f"{_when(upcoming)} UTC"
         label = "schedule" if job.name == "pipeline" else f"schedule of {job.name}"
-        out.print(f"{label}: {job.schedule.describe()}; next run {when}"
+        out.print(f"{label}: {job.describe()}; next run {when}"
                   + (" (by `shopflow serve`)" if not job.manual else ""), highlight=False)
     if ledger is None:
         return

@@ -24,7 +24,8 @@ from shopflow.pipeline.run import EXIT_FAILED, EXIT_OK, ForwardingProgress, RunP
 
 log = logging.getLogger(__name__)
 
-TRIGGERS = ("schedule", "continuous", "manual", "retry", "backfill", "airflow")  # airflow: a DAG task
+# airflow: a DAG task; events: a micro-batch of an events source in `shopflow serve`
+TRIGGERS = ("schedule", "continuous", "manual", "retry", "backfill", "airflow", "events")
 STATUS = {EXIT_OK: "ok", EXIT_FAILED: "failed"}
 
 

@@ -13,8 +13,10 @@ from shopflow.config.model import FileSource, PipelineConfig
 from shopflow.config.schedule import ScheduleConfig, TableSchedule
 from shopflow.errors import ConfigError
 from shopflow.orchestrate.ledger import Ledger, RunRecord
+from shopflow.sources.events.cadence import FlushCadence
 
 PIPELINE_JOB = "pipeline"
+EVENTS_JOB = "events:"  # + the source's name: the micro-batches of one events source
 
 
 @dataclass
@@ -28,6 +30,7 @@ class Job:
         last_slot: The last slot handled (run or skipped).
         retry: (when, attempt) of a retry waiting to run.
         next_poll: When a continuous job polls next.
+        events: For a job of kind events: when its source's next micro-batch is due.
     """
 
     name: str
@@ -39,6 +42,11 @@ class Job:
     last_slot: datetime | None = None
     retry: tuple[datetime, int] | None = None
     next_poll: datetime | None = None
+    events: FlushCadence | None = None
+
+    def describe(self) -> str:
+        """When the job runs, in words: its micro-batch cadence for events, else its schedule."""
+        return self.events.describe() if self.events is not None else self.schedule.describe()
 
 
 @dataclass
@@ -89,6 +97,10 @@ def build_jobs(config: PipelineConfig) -> list[Job]:
     main = narrow(config, set(own), keep=False) if own else config
     jobs.insert(0, Job(PIPELINE_JOB, main, schedule, catch_up=schedule.catch_up,
                        continuous=schedule.kind == "continuous", manual=schedule.kind == "manual"))
+    for source in config.sources:  # each flushes on its own cadence, through the same run path
+        if isinstance(source, EventsSource):
+            jobs.append(Job(f"{EVENTS_JOB}{source.name}", narrow(config, {source.name}, keep=True), schedule,
+                            events=FlushCadence([source])))
     return jobs
 
 

@@ -105,6 +105,10 @@ class Scheduler:
     def _tick_job(self, handle: PipelineHandle, job: Job, at: datetime) -> None:
         if job.manual:
             return
+        if job.events is not None:
+            if job.events.due():
+                self._launch(handle, job, "events")
+            return
         if job.continuous:
             if job.next_poll is None or at >= job.next_poll:
                 self._launch(handle, job, "continuous")
@@ -165,7 +169,7 @@ class Scheduler:
                     if changed is None or changed:
                         _safely(handle, "measuring freshness",
                                 lambda: freshness.record(handle.ledger, job.config, changed, report.transform))
-            if job.continuous and _quiet(outcome):
+            if (job.continuous or job.events is not None) and _quiet(outcome):
                 handle.ledger.delete_run(record.id)
             self._after(handle, job, outcome)
         except Exception:  # a bug in the bookkeeping must not leave the pipeline marked running
@@ -175,6 +179,8 @@ class Scheduler:
                 handle.running = None
             if isinstance(job.schedule, ScheduleConfig) and job.continuous:
                 job.next_poll = self.clock() + job.schedule.interval
+            if job.events is not None:
+                job.events.flushed()
 
     def _after(self, handle: PipelineHandle, job: Job, outcome: Outcome) -> None:
         """Schedule a retry of a failed run, then open or close its incidents and send their alerts."""
@@ -184,7 +190,7 @@ class Scheduler:
         seen: list[Observation] = []
         failed = record.status == "failed"
         policy = handle.config.retries
-        if failed and record.attempt <= policy.attempts and not job.continuous:
+        if failed and record.attempt <= policy.attempts and not job.continuous and job.events is None:
             delay = policy.delay(record.attempt)
             job.retry = (self.clock() + delay, record.attempt + 1)
             log.warning("%s: run %s failed; retry %d of %d in %s", handle.name, record.id, record.attempt,
@@ -220,7 +226,7 @@ class Scheduler:
 
 
 def _quiet(outcome: Outcome) -> bool:
-    """A continuous poll that found nothing: not worth a row in the history."""
+    """A continuous poll or events micro-batch that found nothing: not worth a row in the history."""
     record = outcome.record
     return record.status == "ok" and not record.rows_loaded and not record.quarantined and not record.errors
 
@@ -236,6 +242,8 @@ def _safely(handle: PipelineHandle, what: str, work: Callable[[], object]) -> No
 def next_run(job: Job, at: datetime) -> datetime | None:
     """When `job` runs next, as far as the schedule tells (for `shopflow status` and /v1/health)."""
     if job.manual:
+        return None
+    if job.events is not None:  # when events wait: not a time the schedule tells
         return None
     if job.retry is not None:
         return job.retry[0]

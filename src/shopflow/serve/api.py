@@ -78,7 +78,7 @@ def health(context: ServeContext) -> dict[str, Any]:
         pipelines.append({
             "pipeline": handle.name,
             "running": handle.running.to_json() if handle.running else None,
-            "jobs": [{"job": j.name, "schedule": j.schedule.describe(), "next_run": iso(next_run(j, at))}
+            "jobs": [{"job": j.name, "schedule": j.describe(), "next_run": iso(next_run(j, at))}
                      for j in handle.jobs],
             "open_incidents": [{"key": i.key, "severity": i.severity, "summary": i.summary,
                                 "opened_at": iso(i.opened_at)} for i in handle.ledger.incidents(open_only=True)],

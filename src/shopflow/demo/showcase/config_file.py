@@ -18,20 +18,22 @@ from shopflow.config.interpolate import interpolate
 from shopflow.demo.examples import example_folder
 
 
-def write_demo_config(name: str, home: Path, settings: dict[str, str], note: str = "") -> Path:
-    """Write `home/shopflow.yml`: example `name`'s pipeline with its `${VARS}` set from `settings`.
+def write_demo_config(name: str, home: Path, settings: dict[str, str], note: str = "", file: str = "shopflow.yml",
+                      ) -> Path:
+    """Write `home/<file>`: example `name`'s pipeline file `file` with its `${VARS}` set from `settings`.
 
     Args:
         name: The example's folder name under `examples/`.
         home: The pipeline's folder in the demo; its lake and warehouse go there.
         settings: Values of the example's input variables (e.g. `GLOSSIER_INPUT`).
         note: A line to add to the file's header comment.
+        file: The example's pipeline file (`stream.yml`: Online Retail's stream path).
 
     Returns:
         The path of the written file.
     """
     example = example_folder(name)
-    source = example / "shopflow.yml"
+    source = example / file
     raw = yaml.safe_load(source.read_text(encoding="utf-8"))
     env = {"SHOPFLOW_LAKE": str(home / "lake"), "SHOPFLOW_WAREHOUSE": str(home / "warehouse.duckdb"), **settings}
     values: dict[str, Any] = _natural(raw, interpolate(raw, file=str(source), env=env))
@@ -41,7 +43,7 @@ def write_demo_config(name: str, home: Path, settings: dict[str, str], note: str
         if entry.get("password") == "":  # an unset ${..._PASSWORD:-}: the demo's server needs none
             del entry["password"]
     home.mkdir(parents=True, exist_ok=True)
-    path = home / "shopflow.yml"
+    path = home / file
     header = (
         f"# Written by `shopflow demo` from {source}:\n"
         "# the example's pipeline, reading the demo's data and writing to the demo's lake and warehouse.\n"

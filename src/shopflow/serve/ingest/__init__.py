@@ -1,7 +1,8 @@
 """The ingest API: events posted over HTTP, acknowledged once durable in the buffer.
 
-`mount(app, context)` adds its routes to `shopflow serve`'s app (the scheduler's runs then
-flush the buffer like any table); `server.run_ingest` serves them on their own.
+`mount(app, context)` adds its routes to `shopflow serve`'s app, whose scheduler flushes each
+events source on its `flush:` cadence (an `events:<source>` job) as well as in scheduled runs;
+`server.run_ingest` serves the routes on their own with the same cadence.
 """
 
 from __future__ import annotations

@@ -12,35 +12,18 @@ import contextlib
 import logging
 import os
 import signal
-import threading
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from types import FrameType
 from typing import TYPE_CHECKING, Any
 
-from shopflow.config.events import EventsSource
-from shopflow.config.model import PipelineConfig
-from shopflow.errors import ConfigError, ShopflowError
 from shopflow.serve.ingest.service import IngestService
+from shopflow.sources.events.cadence import Flusher, events_only
 
 if TYPE_CHECKING:
     from fastapi import FastAPI
 
 log = logging.getLogger(__name__)
-
-
-def events_only(config: PipelineConfig) -> PipelineConfig:
-    """`config` with its events sources alone (what a micro-batch runs).
-
-    Raises:
-        ConfigError: The pipeline has no events source.
-    """
-    sources = [s for s in config.sources if isinstance(s, EventsSource)]
-    if not sources:
-        raise ConfigError(f"pipeline {config.pipeline!r} has no events source",
-                          fix="add a source with type: events and its streams to shopflow.yml")
-    return config.model_copy(update={"sources": sources})
 
 
 def build_app(service: IngestService) -> FastAPI:
@@ -59,49 +42,6 @@ def build_app(service: IngestService) -> FastAPI:
         return {"status": "ok", "streams": streams}
 
     return app
-
-
-class Flusher:
-    """Runs the events sources of `config` every `every` seconds, or sooner when a stream holds `max_events`."""
-
-    def __init__(self, config: PipelineConfig, service: IngestService) -> None:
-        self.config = events_only(config)
-        self.service = service
-        sources = [s for s in self.config.sources if isinstance(s, EventsSource)]
-        self.every = min(s.flush.every_seconds for s in sources)
-        self.max_events = min(s.flush.max_events for s in sources)
-        self.stop = threading.Event()
-        self._thread = threading.Thread(target=self._loop, name="shopflow-flush", daemon=True)
-
-    def start(self) -> None:
-        """Start flushing in a thread."""
-        self._thread.start()
-
-    def close(self) -> None:
-        """Stop after the micro-batch in progress."""
-        self.stop.set()
-        self._thread.join(60)
-
-    def _loop(self) -> None:
-        last = time.monotonic()
-        while not self.stop.wait(0.1):
-            waiting = max((e.writer.buffered(n) for n, e in self.service.streams.items()), default=0)
-            if waiting and (waiting >= self.max_events or time.monotonic() - last >= self.every):
-                self.flush_once()
-                last = time.monotonic()
-
-    def flush_once(self) -> None:
-        """One micro-batch of every stream; a failure is logged and retried next time."""
-        from shopflow.pipeline.run import run_pipeline
-
-        try:
-            report = run_pipeline(self.config)
-        except ShopflowError as exc:
-            log.warning("micro-batch not run: %s", exc)
-            return
-        for table in report.tables:
-            if table.error:
-                log.error("micro-batch of %s failed: %s", table.table, table.error)
 
 
 def _server_class() -> type:
@@ -146,7 +86,8 @@ def run_ingest(
     config = load_config(path)
     events_only(config)
     service = IngestService([config])
-    flusher = Flusher(config, service) if flush else None
+    flusher = Flusher(config, lambda: max((e.writer.buffered(n) for n, e in service.streams.items()), default=0)) \
+        if flush else None
     sock = bind(host, port)
     server = _Server(uvicorn.Config(build_app(service), log_level="warning", lifespan="off", loop="uvloop",
                                     http="httptools", timeout_graceful_shutdown=5))
