@@ -156,7 +156,7 @@ def _b4(scale: float, competitors: Path) -> Case:
     def dlt_spec(workdir: Path, destination: dict[str, Any]) -> dict[str, Any]:
         return {"case": "totesys", "backend": "connectorx", "source_url": url, "tables": list(TOTESYS_TABLES),
                 "destination": "duckdb", "destination_path": destination["path"], "workdir": str(workdir),
-                "dbt": str(Path(sys.executable).parent / "dbt"), "dbt_project": str(TOTESYS_DBT)}
+                "dbt": str(Path(sys.executable).parent / "dbt"), "dbt_project": _plain_dbt_project(workdir)}
 
     facts = {fact: f"analytics.{fact}" for fact in sources.TOTESYS_FACTS.values()}
     tools = [
@@ -165,6 +165,21 @@ def _b4(scale: float, competitors: Path) -> Case:
     ]
     return Case(f"B4 totesys x{scale:g} star schema", fact_rows, truth, "duckdb", "payment_amount",
                 tools, main="fact_payment")
+
+
+def _plain_dbt_project(workdir: Path) -> str:
+    """The totesys dbt project as plain dbt can run it: shopflow's macro package and a `raw` source in it.
+
+    shopflow generates the `raw` source and adds its package on every run; a competitor's dbt
+    gets the same project, laid out once by the same code, with the 11 tables declared by hand.
+    """
+    import yaml
+
+    from shopflow.transform.project import prepare_project
+
+    raw = yaml.safe_dump({"version": 2, "sources": [
+        {"name": "raw", "schema": "raw", "tables": [{"name": t} for t in TOTESYS_TABLES]}]})
+    return str(prepare_project(TOTESYS_DBT, workdir / "dbt-project", raw).root)
 
 
 def build_cases(wanted: set[str], sizes: Sizes, *, competitors: Path, root: Path) -> Iterator[Case]:
