@@ -14,8 +14,10 @@ import socket
 import subprocess
 import tempfile
 import uuid
-from collections.abc import Iterator
+from collections.abc import Coroutine, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any, TypeVar
 
 import pytest
 import yaml
@@ -24,6 +26,7 @@ from tests.serve.ingest.conftest import events_pipeline
 from tests.services import _wait_for_port, free_port
 
 MACHINE = "nats://127.0.0.1:4222"
+T = TypeVar("T")
 
 
 def _answers(host: str, port: int) -> bool:
@@ -72,6 +75,16 @@ def nats_pipeline(folder: Path, url: str, *, streams: tuple[str, ...] = ("lines"
     return path
 
 
+def _run(coro: Coroutine[Any, Any, T]) -> T:
+    """Run `coro` on a fresh event loop in a thread of its own.
+
+    The main thread may already run a loop (Playwright's sync API keeps one for the browser
+    tests' session), where asyncio.run refuses to start another.
+    """
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, coro).result()
+
+
 def delete_stream(url: str, name: str) -> None:
     """Delete the JetStream stream `name` if it exists."""
     import nats
@@ -86,7 +99,7 @@ def delete_stream(url: str, name: str) -> None:
         finally:
             await nc.close()
 
-    asyncio.run(delete())
+    _run(delete())
 
 
 def held(url: str, name: str) -> dict[str, int]:
@@ -101,7 +114,7 @@ def held(url: str, name: str) -> dict[str, int]:
         finally:
             await nc.close()
 
-    return asyncio.run(look())
+    return _run(look())
 
 
 @pytest.fixture
