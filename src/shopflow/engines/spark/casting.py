@@ -18,7 +18,7 @@ from shopflow.config.model import FileTable
 from shopflow.engines.spark.dates import spark_pattern
 from shopflow.errors import ConfigError, SourceError
 from shopflow.naming import normalize_name
-from shopflow.sources.files.casting import ERROR, RAW
+from shopflow.sources.files.casting import ERROR, RAW, check_names
 from shopflow.sources.files.decimals import EXACT_SCALE
 
 if TYPE_CHECKING:
@@ -77,20 +77,7 @@ def shape_records(frame: DataFrame, table: FileTable, *, corrupt_reason: str) ->
 
     raw_columns = [c for c in frame.columns if c not in (FILE, CORRUPT)]
     names = [normalize_name(c) for c in raw_columns]
-    duplicates = {n for n in names if names.count(n) > 1}
-    if duplicates:
-        raise SourceError(
-            f"columns {sorted(duplicates)} appear twice after normalising names to snake_case",
-            fix="rename the source columns so that each normalises to a distinct name",
-            table=table.name,
-        )
-    for required in [*table.primary_key, *([table.cursor] if table.cursor else [])]:
-        if normalize_name(required) not in names:
-            raise SourceError(
-                f"column {required!r} (primary key or cursor of table {table.name!r}) is not in the file",
-                fix=f"check the column name; the file has: {', '.join(names)}",
-                table=table.name,
-            )
+    check_names(names, table)
     declared = {normalize_name(k): v for k, v in table.columns.items()}
     types = {f.name: f.dataType for f in frame.schema.fields}
     outputs: list[Column] = []

@@ -45,6 +45,28 @@ ERROR = "_sf_error"
 RAW = "_sf_raw"
 
 
+def check_names(names: list[str], table: FileTable) -> None:
+    """Refuse a file whose columns, named as they load, collide or lack the key or cursor.
+
+    Raises:
+        SourceError: Two columns normalise to one name, or the primary key or cursor is missing.
+    """
+    duplicates = {n for n in names if names.count(n) > 1}
+    if duplicates:
+        raise SourceError(
+            f"columns {sorted(duplicates)} appear twice after normalising names to snake_case",
+            fix="rename the source columns so that each normalises to a distinct name",
+            table=table.name,
+        )
+    for required in [*table.primary_key, *([table.cursor] if table.cursor else [])]:
+        if normalize_name(required) not in names:
+            raise SourceError(
+                f"column {required!r} (primary key or cursor of table {table.name!r}) is not in the file",
+                fix=f"check the column name; the file has: {', '.join(names)}",
+                table=table.name,
+            )
+
+
 def shape_records(con: duckdb.DuckDBPyConnection, read: FileRead, table: FileTable) -> str:
     """A query projecting `read`'s records to the table's names and types plus `_sf_error` and `_sf_raw`.
 
@@ -63,21 +85,8 @@ def shape_records(con: duckdb.DuckDBPyConnection, read: FileRead, table: FileTab
         raw_columns = [c for c in relation.columns if c != SOURCE or not read.source]
         types = [t for c, t in zip(relation.columns, relation.types, strict=True) if c != SOURCE or not read.source]
     names = [source_name(c, table.name) for c in raw_columns]
-    duplicates = {n for n in names if names.count(n) > 1}
-    if duplicates:
-        raise SourceError(
-            f"columns {sorted(duplicates)} appear twice after normalising names to snake_case",
-            fix="rename the source columns so that each normalises to a distinct name",
-            table=table.name,
-        )
+    check_names(names, table)
     declared = {lake_name(k): v for k, v in table.columns.items()}
-    for required in [*table.primary_key, *([table.cursor] if table.cursor else [])]:
-        if normalize_name(required) not in names:
-            raise SourceError(
-                f"column {required!r} (primary key or cursor of table {table.name!r}) is not in the file",
-                fix=f"check the column name; the file has: {', '.join(names)}",
-                table=table.name,
-            )
     projections: list[str] = []
     casts: list[str] = []  # each declared cast once, in an inner query, for its value and its check
     errors: list[str] = []
