@@ -168,3 +168,21 @@ def test_xlsx_with_engine_spark_is_a_config_error(spark: SparkSession, tmp_path:
     assert report.exit_code == 1
     error = report.tables[0].error or ""
     assert "XLSX files are read by DuckDB only" in error and "2011-05-09.xlsx" in error
+
+
+def test_source_columns_named_like_shopflows_own_load_renamed_as_on_the_duckdb_path(
+    spark: SparkSession, tmp_path: Path
+) -> None:
+    # A dump with a column `_sf_batch` of its own: it must load as src_sf_batch, not overwrite lineage.
+    dumps = tmp_path / "dumps"
+    dumps.mkdir()
+    first = sorted(HOURLY.rglob("*.csv"))[0]
+    table = pacsv.read_csv(first)
+    table = table.append_column("_sf_batch", pa.array([f"theirs-{i}" for i in range(table.num_rows)]))
+    pacsv.write_csv(table, dumps / first.name)
+    configs = {e: retail_pipeline(tmp_path / e, dumps, e) for e in ("duckdb", "spark")}
+    assert {e: run(c).exit_code for e, c in configs.items()} == {"duckdb": 0, "spark": 0}
+    for config in configs.values():
+        kept = query(config, "SELECT count(*), count(DISTINCT _sf_batch), min(src_sf_batch) FROM raw.invoice_lines")
+        assert kept == [(table.num_rows, 1, "theirs-0")]
+    assert warehouse_rows(configs["spark"]) == warehouse_rows(configs["duckdb"])

@@ -17,7 +17,7 @@ from shopflow.column_types import ColumnType, parse_column_type
 from shopflow.config.model import FileTable
 from shopflow.engines.spark.dates import spark_pattern
 from shopflow.errors import ConfigError, SourceError
-from shopflow.naming import normalize_name
+from shopflow.naming import lake_name, source_name
 from shopflow.sources.files.casting import ERROR, RAW, check_names
 from shopflow.sources.files.decimals import EXACT_SCALE
 
@@ -76,9 +76,9 @@ def shape_records(frame: DataFrame, table: FileTable, *, corrupt_reason: str) ->
     from pyspark.sql import functions as sf
 
     raw_columns = [c for c in frame.columns if c not in (FILE, CORRUPT)]
-    names = [normalize_name(c) for c in raw_columns]
+    names = [source_name(c, table.name) for c in raw_columns]
     check_names(names, table)
-    declared = {normalize_name(k): v for k, v in table.columns.items()}
+    declared = {lake_name(k): v for k, v in table.columns.items()}
     types = {f.name: f.dataType for f in frame.schema.fields}
     outputs: list[Column] = []
     out_names: list[str] = []
@@ -101,7 +101,7 @@ def shape_records(frame: DataFrame, table: FileTable, *, corrupt_reason: str) ->
                 outputs.append(column.alias(out_name))
                 out_names.append(out_name)
     for key in table.primary_key:
-        raw_key = sf.col(f"`{raw_columns[names.index(normalize_name(key))]}`")
+        raw_key = sf.col(f"`{raw_columns[names.index(lake_name(key))]}`")
         errors.append(sf.when(raw_key.isNull(), sf.lit(f"primary key {key} is null")))
     joined = sf.concat_ws("; ", *errors) if errors else sf.lit(None).cast("string")
     error = sf.when(joined != "", joined)
@@ -183,7 +183,7 @@ def _normalised(source: Column, dtype: DataType, table: FileTable, name: str) ->
         pairs: list[tuple[str, Column]] = []
         for field in dtype.fields:
             pairs.extend(_normalised(source.getField(field.name), field.dataType, table,
-                                     f"{name}__{normalize_name(field.name)}"))
+                                     f"{name}__{source_name(field.name, table.name)}"))
         return pairs
     if isinstance(dtype, ArrayType):
         mode = table.nested.columns.get(top) or table.nested.lists

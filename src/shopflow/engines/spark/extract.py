@@ -31,7 +31,7 @@ from shopflow.engines.spark.staged import commit_staged, list_staged, staging_fo
 from shopflow.errors import ConfigError, LakeError
 from shopflow.faults import checkpoint
 from shopflow.lake.ledger import Commit, FileEntry
-from shopflow.naming import normalize_name
+from shopflow.naming import lake_name
 from shopflow.pipeline.extract_files import TableExtract, pending_files
 from shopflow.pipeline.layout import LakeLayout
 from shopflow.sources.files.casting import ERROR, RAW
@@ -258,7 +258,7 @@ class _Batch:
         from pyspark.sql import functions as sf
 
         origin = self.origin
-        keys = [normalize_name(k) for k in self.table.primary_key]
+        keys = [lake_name(k) for k in self.table.primary_key]
         key: Column = sf.lit(None).cast("string")
         if keys:
             # The key as the DuckDB path spells it: a JSON list, `[1, "a"]`.

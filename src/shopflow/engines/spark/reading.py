@@ -17,7 +17,7 @@ from shopflow.config.model import FileFormat, FileTable
 from shopflow.engines.spark.casting import CORRUPT, FILE
 from shopflow.engines.spark.paths import file_url, spark_uri
 from shopflow.errors import SourceError
-from shopflow.naming import normalize_name
+from shopflow.naming import lake_name
 from shopflow.storage import FileInfo, Location
 
 if TYPE_CHECKING:
@@ -121,7 +121,7 @@ def _read_json(
     options = {"multiLine": "true" if fmt == "json" else "false", "mode": "PERMISSIVE",
                "columnNameOfCorruptRecord": CORRUPT}
     inferred = spark.read.options(**options).json(paths).schema
-    declared = {normalize_name(c) for c in table.columns}
+    declared = {lake_name(c) for c in table.columns}
     schema = _declared_as_text(inferred, declared, table.records)
     if table.records is None:
         rank = {k: i for i, k in enumerate(order)}
@@ -151,7 +151,7 @@ def _declared_as_text(schema: StructType, declared: set[str], records: str | Non
 
     def record_fields(struct: StructType) -> StructType:
         return StructType([
-            StructField(f.name, StringType() if normalize_name(f.name) in declared else f.dataType, True)
+            StructField(f.name, StringType() if lake_name(f.name) in declared else f.dataType, True)
             for f in struct.fields
         ])
 
