@@ -16,8 +16,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from shopflow.config.dashboard import Chart
-from shopflow.config.database import DatabaseSource
-from shopflow.config.model import FileSource, PipelineConfig
+from shopflow.config.model import PipelineConfig
 from shopflow.serve.dashboard.figures import figure, format_value, to_json
 from shopflow.serve.dashboard.query import QueryFn, QueryResult
 from shopflow.serve.dashboard.views import ChartView, fill
@@ -128,8 +127,6 @@ def table_health(config: PipelineConfig, query: QueryFn, at: datetime) -> list[T
         applied = {str(r[0]): int(r[1]) for r in rows}
     found = []
     for source in config.sources:
-        if not isinstance(source, FileSource | DatabaseSource):
-            continue  # an events source: table_names and change_time do not cover its tables yet
         for name in table_names(config, source):
             layout = LakeLayout(config, source.name, name)
             done = applied.get(layout.key, -1)
