@@ -20,6 +20,8 @@ from shopflow.config.model import TableConfig
 from shopflow.errors import ConfigError
 
 OnInvalid = Literal["quarantine", "reject"]
+LookupStore = Literal["sqlite", "redis"]
+REDIS_SCHEMES = ("redis://", "rediss://", "unix://")
 
 
 class FlushConfig(StrictModel):
@@ -27,6 +29,65 @@ class FlushConfig(StrictModel):
 
     every_seconds: float = Field(5.0, gt=0, description="seconds between micro-batches")
     max_events: int = Field(10_000, gt=0, description="a micro-batch starts early once this many events wait")
+
+
+class LookupConfig(StrictModel):
+    """Where a stream's latest event per primary key is kept for `GET /v1/lookup/<stream>/<key>`.
+
+    `lookup: true` keeps it in the buffer's SQLite file (one machine); `lookup: {store: redis,
+    url: redis://host:6379/0}` in Redis too, where other processes read it: the hash
+    `<prefix>:row:<key>` holds `body` (the event's JSON) and `offset`, `<prefix>:upto` the last
+    log offset applied. The prefix defaults to `shopflow:<pipeline>:<source>:<stream>`.
+    """
+
+    store: LookupStore = "sqlite"
+    url: str | None = Field(None, description="the Redis URL (store: redis); default redis://127.0.0.1:6379/0")
+    url_env: str | None = Field(None, description="environment variable holding the Redis URL (with a password)")
+    prefix: str | None = Field(None, description="the Redis key prefix; default shopflow:<pipeline>:<source>:<stream>")
+
+    @model_validator(mode="after")
+    def _redis_only(self) -> LookupConfig:
+        given = [k for k in ("url", "url_env", "prefix") if getattr(self, k) is not None]
+        if self.store == "sqlite" and given:
+            raise ValueError(f"lookup: {', '.join(given)} applies to store: redis only; write lookup: {{store: redis, "
+                             f"url: redis://127.0.0.1:6379/0}}, or drop {given[0]} to keep lookups in SQLite")
+        if self.url is not None and self.url_env is not None:
+            raise ValueError("lookup: give url or url_env, not both")
+        if self.url is not None and not self.url.startswith(REDIS_SCHEMES):
+            raise ValueError(f"lookup: url {self.url!r} is not a Redis URL; write url: redis://host:6379/0 "
+                             "(rediss:// for TLS, unix:///path/redis.sock)")
+        return self
+
+    def redis_url(self) -> str:
+        """The Redis URL, read from `url_env` if set.
+
+        Raises:
+            ConfigError: `url_env` names an unset or empty variable, or holds no Redis URL.
+        """
+        if self.url_env is None:
+            return self.url or "redis://127.0.0.1:6379/0"
+        url = os.environ.get(self.url_env, "").strip()
+        if not url.startswith(REDIS_SCHEMES):
+            raise ConfigError(f"environment variable {self.url_env} (lookup: url_env) holds no Redis URL",
+                              fix=f"export {self.url_env}=redis://[:password@]host:6379/0 before starting shopflow")
+        return url
+
+
+class CompactConfig(StrictModel):
+    """When a stream's lake table gets its small files compacted and a checkpoint written.
+
+    Each micro-batch adds a few small Delta commits; every `every_commits` table versions (or
+    `every_minutes` after the last compaction, if any commit came since) the micro-batch
+    rewrites the small files into large ones (delta-rs `optimize.compact`, a commit that adds
+    no data) and writes a checkpoint, so reading the table stays fast. The files it replaced are
+    deleted `vacuum_after_hours` later (a week by default: a warehouse load that listed them
+    before the compaction still reads them). `compact: false` turns it off.
+    """
+
+    every_commits: int = Field(100, ge=2, description="table versions between compactions")
+    every_minutes: float | None = Field(None, gt=0, description="also compact this long after the last one")
+    vacuum_after_hours: int | None = Field(
+        168, ge=1, description="delete the files a compaction replaced once they are this old; null: keep them")
 
 
 class EventStream(TableConfig):
@@ -41,12 +102,28 @@ class EventStream(TableConfig):
                                        description="columns whose values name one event; repeats are dropped")
     token_env: str | None = Field(None, description="environment variable holding the stream's tokens")
     on_invalid: OnInvalid = "quarantine"
-    lookup: bool = Field(False, description="serve the latest event per primary key at /v1/lookup/<stream>/<key>")
+    lookup: LookupConfig | None = Field(
+        None, description="serve the latest event per primary key at /v1/lookup/<stream>/<key>: true, or "
+                          "{store: redis, url: ...}")
 
     @field_validator("idempotency_key", mode="before")
     @classmethod
     def _idempotency_list(cls, value: object) -> object:
         return [value] if isinstance(value, str) else value
+
+    @field_validator("lookup", mode="before")
+    @classmethod
+    def _lookup_shorthand(cls, value: object) -> object:
+        if value is True:
+            return {"store": "sqlite"}
+        if value is False:
+            return None
+        if isinstance(value, str):
+            if value not in ("sqlite", "redis"):
+                raise ValueError(f"lookup: {value!r} is not a store; write lookup: true (SQLite) or lookup: {{store: "
+                                 "redis, url: redis://127.0.0.1:6379/0}")
+            return {"store": value}
+        return value
 
     @model_validator(mode="after")
     def _declared_columns(self) -> EventStream:
@@ -60,7 +137,7 @@ class EventStream(TableConfig):
         if self.cursor is not None or self.delete_column is not None:
             raise ValueError(f"stream {self.name!r}: cursor and delete_column do not apply to event streams")
         if self.lookup and not self.primary_key:
-            raise ValueError(f"stream {self.name!r}: lookup: true needs primary_key (the key rows are looked up by)")
+            raise ValueError(f"stream {self.name!r}: lookup needs primary_key (the key rows are looked up by)")
         if self.write_disposition == "replace":
             raise ValueError(f"stream {self.name!r}: write_disposition replace does not apply to event streams; "
                              "use append or merge")
@@ -85,6 +162,15 @@ class EventsSource(StrictModel):
     max_body_bytes: int = Field(10 * 1024 * 1024, gt=0, description="a larger request body gets 413")
     max_buffered: int = Field(1_000_000, gt=0, description="events waiting per stream before posts get 429")
     flush: FlushConfig = Field(default_factory=FlushConfig)
+    compact: CompactConfig | None = Field(default_factory=CompactConfig,
+                                          description="compact the streams' lake tables on a schedule; false: never")
+
+    @field_validator("compact", mode="before")
+    @classmethod
+    def _compact_switch(cls, value: object) -> object:
+        if value is True:
+            return {}
+        return None if value is False else value
 
     @field_validator("name")
     @classmethod

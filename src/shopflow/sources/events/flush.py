@@ -9,7 +9,9 @@ is not read again and the warehouse load applies the commit. Only then is the lo
 
 Idempotency keys already consumed are kept in the buffer file (`seen_<stream>`); the keys of
 ranges the lake holds but the key store missed (a kill between the two) are added from the
-log before the next range is read, so a repeat is dropped whenever it arrives.
+log before the next range is read, so a repeat is dropped whenever it arrives. A Redis lookup
+store is brought up to the SQLite one the same way (`keys.mirror`), right after it.
+Every `compact.every_commits` versions the stream's lake tables are compacted (`compaction`).
 """
 
 from __future__ import annotations
@@ -17,7 +19,6 @@ from __future__ import annotations
 import json
 import logging
 import sqlite3
-import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -31,15 +32,18 @@ from shopflow.errors import SourceError
 from shopflow.faults import checkpoint
 from shopflow.lake.ledger import PREFIX, Commit, replanned
 from shopflow.lake.schema import conformed_reader, target_schema
+from shopflow.lake.table import LakeTable
 from shopflow.pipeline.layout import LakeLayout
-from shopflow.sources.events import buffer, eventlog, keys
+from shopflow.sources.events import buffer, compaction, eventlog, keys
 from shopflow.sources.events.eventlog import LogReader
 from shopflow.sources.events.records import StreamSchema
+from shopflow.sources.events.redis_keys import RedisLookup, redis_lookup
 
 log = logging.getLogger(__name__)
 
 RANGE_EVENTS = 200_000  # events per lake commit at most; a run commits as many ranges as wait
 OFFSET = "_sf_offset"
+ROW_ID = "_sf_row_id"
 
 
 @dataclass
@@ -60,30 +64,36 @@ def flush_stream(config: PipelineConfig, source: EventsSource, stream: EventStre
         SourceError: The buffer cannot be read, or it is behind the lake (it was replaced).
         LakeError: The lake table cannot be written.
     """
+    store = redis_lookup(config.pipeline, source, stream)
     reader = eventlog.open_reader(config.pipeline, source, [stream.name])
     try:
         keys.ensure(reader.keys, stream.name)
         total = Flushed()
+        # Events arriving meanwhile wait for the next micro-batch: chasing them would hold back this one's load.
+        stop_at = reader.last_offset(stream.name)
         while True:
-            step = replanned(stream.name, lambda: _next_range(reader, config, source, stream, run_id))
+            step = replanned(stream.name, lambda: _next_range(reader, config, source, stream, run_id, store))
             total.rows += step.rows
             total.quarantined += step.quarantined
             total.duplicates += step.duplicates
             total.commits += step.commits
             total.watermark = step.watermark or total.watermark
-            if step.commits == 0 or step.rows + step.quarantined + step.duplicates == 0:
+            if (step.commits == 0 or step.rows + step.quarantined + step.duplicates == 0
+                    or int(step.watermark or 0) >= stop_at):
+                compaction.maybe_compact(reader.keys, config, source, stream)  # also after a replay
                 return total
     finally:
         reader.close()
 
 
 def _next_range(
-    reader: LogReader, config: PipelineConfig, source: EventsSource, stream: EventStream, run_id: str
+    reader: LogReader, config: PipelineConfig, source: EventsSource, stream: EventStream, run_id: str,
+    store: RedisLookup | None,
 ) -> Flushed:
     con = reader.keys
     layout = LakeLayout(config, source.name, stream.name)
-    ledger = layout.main.ledger()
-    upto = int(next((c.watermark for c in reversed(ledger.commits) if c.watermark), "0"))
+    planned_on, watermark = _watermark(layout.main)
+    upto = int(watermark or "0")
     last = reader.last_offset(stream.name)
     if last < upto:
         raise SourceError(
@@ -94,12 +104,13 @@ def _next_range(
             source=source.name, table=stream.name,
         )
     _catch_up_keys(reader, stream, upto)
+    keys.mirror(con, stream, store)
     reader.trim(stream.name, upto)
     entries = reader.read_after(stream.name, upto, RANGE_EVENTS)
-    if not entries and ledger.commits:
+    if not entries and watermark is not None:
         return Flushed(watermark=str(upto))
     schema = StreamSchema(stream)
-    batch = uuid.uuid4().hex
+    batch = compaction.batch_id()  # grows with time: see compaction
     loaded_at = datetime.now(UTC)
     file = f"{reader.where}#{stream.name}"
     good, bad, duplicates = _split(con, schema, entries)
@@ -122,15 +133,35 @@ def _next_range(
     commit = Commit(version=-1, batch=batch, run=run_id, outputs=outputs, quarantined=len(bad), watermark=str(end))
     metadata = {**commit.to_metadata(), PREFIX + "offsets": json.dumps([first, end]),
                 PREFIX + "duplicates": str(duplicates)}
-    layout.main.append(pa.RecordBatchReader.from_batches(target, iter([])), metadata, planned_on=ledger.version)
+    layout.main.append(pa.RecordBatchReader.from_batches(target, iter([])), metadata, planned_on=planned_on)
     checkpoint("lake_committed")
     if keys.kept(stream):
         keys.remember(con, stream, schema, good, end)
+        checkpoint("keys_remembered")  # tests only: not in faults.CHECKPOINTS, which file sources pass too
+        keys.mirror(con, stream, store)
     reader.trim(stream.name, end)
     if duplicates:
         log.info("stream %s: %d repeated events dropped (idempotency key %s)", stream.name, duplicates,
                  ", ".join(stream.idempotency_key))
     return Flushed(len(good), len(bad), duplicates, 1, str(end))
+
+
+def _watermark(table: LakeTable) -> tuple[int, str | None]:
+    """The table's version and the watermark of its latest ledger commit (None: it has none yet).
+
+    Reads the newest commits only, in a widening window: the whole history (`LakeTable.ledger`)
+    costs a read of every commit file, and a stream makes thousands of them.
+    """
+    version = table.version()
+    if version is None:
+        return -1, None
+    window = 16
+    while True:
+        after = max(-1, version - window)
+        found = [c.watermark for c in table.commits(after=after) if c.watermark is not None]
+        if found or after == -1:
+            return version, found[-1] if found else None
+        window *= 8
 
 
 def _split(
@@ -173,6 +204,9 @@ def _rows(
     columns["_sf_file"] = pa.array([file] * n, type=pa.string())
     columns["_sf_load_date"] = pa.array([loaded_at.strftime("%Y-%m-%d")] * n, type=pa.string())
     columns["_sf_loaded_at"] = pa.array([loaded_at] * n, type=pa.timestamp("us", tz="UTC"))
+    # One id per loaded row, spelled as a file table's (batch:file:position), so models written for
+    # the batch path's `_sf_row_id` run unchanged on a stream.
+    columns[ROW_ID] = pa.array([f"{batch}:{file}:{entry.offset}" for entry, _ in good], type=pa.string())
     return pa.table(columns)
 
 
