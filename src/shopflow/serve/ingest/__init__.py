@@ -18,10 +18,13 @@ if TYPE_CHECKING:
 def mount(app: FastAPI, context: ServeContext) -> None:
     """Serve the events streams of the served pipelines (none: nothing is added)."""
     from shopflow.config.events import EventsSource
+    from shopflow.serve.ingest.fast import EventsFastPath
     from shopflow.serve.ingest.routes import ingest_router
     from shopflow.serve.ingest.service import IngestService
 
     configs = [h.config for h in context.pipelines.values()]
     if not any(isinstance(s, EventsSource) for c in configs for s in c.sources):
         return
-    app.include_router(ingest_router(IngestService(configs)))
+    service = IngestService(configs)
+    app.include_router(ingest_router(service))
+    app.add_middleware(EventsFastPath, service=service)  # POSTs of events skip FastAPI's routing (fast.py)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 from collections.abc import Callable
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -98,6 +99,32 @@ def _time(value: Any) -> dt.time:
     return dt.time.fromisoformat(value)
 
 
+Check = Callable[[Any], bool]
+
+
+def _quick_check(sql: str, precision: int | None, scale: int | None) -> Check | None:
+    """A cheap test that is True only for values the column's converter surely takes (None: no shortcut).
+
+    The common shapes of each type pass here; anything else goes to the converter, which
+    takes it or says why not, so a shortcut never changes what is accepted.
+    """
+    if sql in ("INTEGER", "BIGINT", "SMALLINT"):
+        return lambda value: type(value) is int
+    if sql in ("VARCHAR", "UUID"):
+        return lambda value: type(value) is str
+    if sql == "DOUBLE":
+        return lambda value: type(value) is float or type(value) is int
+    if sql == "BOOLEAN":
+        return lambda value: type(value) is bool
+    if precision is not None and scale is not None and precision <= 28:  # beyond: past Decimal's default context
+        whole = precision - scale
+        plain = re.compile(rf"-?[0-9]{{1,{whole}}}(\.[0-9]{{1,{scale}}})?" if scale else rf"-?[0-9]{{1,{whole}}}")
+        match = plain.fullmatch
+        return lambda value: (type(value) is str and match(value) is not None) or (
+            type(value) is int and -(10**whole) < value < 10**whole)
+    return None
+
+
 def column_plan(spec: ColumnSpec) -> tuple[Converter, pa.DataType]:
     """The converter of a declared column's JSON values and the Arrow type they land as in the lake."""
     kind = parse_column_type(spec.type)
@@ -123,22 +150,30 @@ class StreamSchema:
         self.stream = stream
         self.plans = {name: column_plan(spec) for name, spec in stream.columns.items()}
         self.required = [*stream.primary_key, *(k for k in stream.idempotency_key if k not in stream.primary_key)]
+        self._checks: dict[str, tuple[Check | None, Converter]] = {}
+        for name, spec in stream.columns.items():
+            kind = parse_column_type(spec.type)
+            self._checks[name] = (_quick_check(kind.sql, kind.precision, kind.scale), self.plans[name][0])
 
     def problem(self, event: Any) -> str | None:
         """Why `event` cannot be loaded, or None if it can."""
         if not isinstance(event, dict):
             return f"an event must be a JSON object, not {type(event).__name__}"
-        unknown = [k for k in event if k not in self.plans]
-        if unknown:
-            return f"unknown column {unknown[0]!r}: stream {self.stream.name!r} declares {', '.join(self.plans)}"
+        checks = self._checks
+        for name in event:
+            if name not in checks:
+                return f"unknown column {name!r}: stream {self.stream.name!r} declares {', '.join(self.plans)}"
         for key in self.required:
             if event.get(key) is None:
                 return f"key column {key!r} is missing or null"
         for name, value in event.items():
             if value is None:
                 continue
+            quick, convert = checks[name]
+            if quick is not None and quick(value):
+                continue
             try:
-                self.plans[name][0](value)
+                convert(value)
             except (ValueError, TypeError) as exc:
                 return f"column {name!r} ({self.stream.columns[name].type}): {exc}"
         return None
