@@ -5,7 +5,8 @@ each time), starts `shopflow ingest` on it as a subprocess on a free loopback po
 several stores post a day of invoice lines (some malformed, some requests sent twice), stops
 the API (everything acknowledged is durable in its buffer), then runs the pipeline once: the
 micro-batch moves the buffer to the lake and the warehouse, dropping repeated idempotency
-keys and quarantining the malformed events, and dbt builds `revenue_by_day`.
+keys and quarantining the malformed events, and dbt builds the batch path's star (`MARTS`)
+from the example's one dbt project.
 """
 
 from __future__ import annotations
@@ -30,6 +31,8 @@ log = logging.getLogger(__name__)
 
 HOME = "online_retail_stream"
 SOURCE = "stores"
+# The batch path's marts (examples/online_retail/dbt), built from the stream by the same models.
+MARTS = ("fact_invoice_lines", "dim_product", "dim_customer", "daily_revenue")
 
 
 @dataclass
@@ -43,7 +46,8 @@ class StreamDemo:
         run: The micro-batch run's report.
         duplicates: Repeated events the micro-batch dropped (by idempotency key).
         rows: Rows of raw.invoice_lines in the warehouse.
-        revenue: (day, lines, net revenue) rows of analytics.revenue_by_day.
+        marts: Rows of each mart in schema analytics (`MARTS`), by name.
+        revenue: (day, lines, net revenue) rows of analytics.daily_revenue.
         seconds: Wall time of the whole demo.
     """
 
@@ -53,6 +57,7 @@ class StreamDemo:
     run: RunReport
     duplicates: int
     rows: int
+    marts: dict[str, int]
     revenue: list[tuple[object, ...]]
     seconds: float
 
@@ -60,8 +65,13 @@ class StreamDemo:
     def ok(self) -> bool:
         """Every table and model built, and the warehouse holds each distinct valid event once."""
         transform_ok = self.run.transform is None or self.run.transform.ok
-        return (self.run.exit_code in (0, 3) and transform_ok and not self.run.transform_error
-                and self.rows == len(self.traffic.keys))
+        return (
+            self.run.exit_code in (0, 3)
+            and transform_ok
+            and not self.run.transform_error
+            and self.rows == len(self.traffic.keys)
+            and set(self.marts) == set(MARTS)
+        )
 
 
 def run_stream_demo(folder: Path, *, seed: int = 42, stores: int = 4, lines: int = 600) -> StreamDemo:
@@ -78,10 +88,15 @@ def run_stream_demo(folder: Path, *, seed: int = 42, stores: int = 4, lines: int
     home = folder.resolve() / HOME
     if home.exists():
         shutil.rmtree(home)
-    path = write_demo_config("online_retail", home, {"ONLINE_RETAIL_BUFFER": str(home / "stores.sqlite")},
-                             "Its stores' tokens come from STORE_TOKENS (comma-separated).", file="stream.yml")
+    path = write_demo_config(
+        "online_retail",
+        home,
+        {"ONLINE_RETAIL_BUFFER": str(home / "stores.sqlite")},
+        "Its stores' tokens come from STORE_TOKENS (comma-separated).",
+        file="stream.yml",
+    )
     tokens = [f"store-{n}-{secrets.token_hex(8)}" for n in range(1, stores + 1)]
-    api, url = _start_ingest(path, home, tokens)
+    api, url = start_ingest(path, home, tokens)
     try:
         traffic = simulate_stores(url, tokens, lines=lines, seed=seed)
     finally:
@@ -90,13 +105,24 @@ def run_stream_demo(folder: Path, *, seed: int = 42, stores: int = 4, lines: int
     config = load_config(path)
     report = run_pipeline(config)  # the micro-batch, the warehouse load, then dbt on what changed
     warehouse = Path(config.warehouse.path)
-    rows, revenue = _warehouse_counts(warehouse)
-    return StreamDemo(path, warehouse, traffic, report, _duplicates(config), rows, revenue,
-                      time.perf_counter() - clock)
+    rows, marts, revenue = _warehouse_counts(warehouse)
+    return StreamDemo(
+        path, warehouse, traffic, report, _duplicates(config), rows, marts, revenue, time.perf_counter() - clock
+    )
 
 
-def _start_ingest(path: Path, home: Path, tokens: list[str]) -> tuple[subprocess.Popen[bytes], str]:
-    """`shopflow ingest -c path --port 0 --no-flush` with the stores' tokens; the process and its URL."""
+def start_ingest(path: Path, home: Path, tokens: list[str]) -> tuple[subprocess.Popen[bytes], str]:
+    """Start `shopflow ingest -c path --port 0 --no-flush` in `home` with the stores' tokens.
+
+    Its output goes to `home/ingest.out` and `home/ingest.err`. Stop it with SIGTERM: what it
+    acknowledged stays durable in the buffer for the next run.
+
+    Returns:
+        The process and the API's base URL (a free loopback port).
+
+    Raises:
+        ShopflowError: The API did not start within a minute (with its error output).
+    """
     out = home / "ingest.out"
     env = {**os.environ, "STORE_TOKENS": ",".join(tokens)}
     args = [sys.executable, "-m", "shopflow.cli.main", "ingest", "-c", str(path), "--port", "0", "--no-flush"]
@@ -107,8 +133,10 @@ def _start_ingest(path: Path, home: Path, tokens: list[str]) -> tuple[subprocess
         if proc.poll() is not None or time.monotonic() > deadline:
             if proc.poll() is None:
                 proc.kill()
-            raise ShopflowError(f"the ingest API did not start: {(home / 'ingest.err').read_text()[-2000:]}",
-                                fix=f"run shopflow ingest -c {path} yourself to see why")
+            raise ShopflowError(
+                f"the ingest API did not start: {(home / 'ingest.err').read_text()[-2000:]}",
+                fix=f"run shopflow ingest -c {path} yourself to see why",
+            )
         time.sleep(0.05)
     return proc, out.read_text().split(" on ", 1)[1].split()[0]
 
@@ -124,14 +152,31 @@ def _duplicates(config: PipelineConfig) -> int:
     return sum(int(entry.get(PREFIX + "duplicates", 0)) for entry in DeltaTable(uri).history())
 
 
-def _warehouse_counts(warehouse: Path) -> tuple[int, list[tuple[object, ...]]]:
+def _warehouse_counts(warehouse: Path) -> tuple[int, dict[str, int], list[tuple[object, ...]]]:
+    """Rows of the raw table, of each mart that was built, and daily_revenue's days."""
     import duckdb
 
     con = duckdb.connect(str(warehouse), read_only=True)
     try:
         row = con.execute(f"SELECT count(*) FROM raw.{STREAM}").fetchone()
-        revenue = con.execute("SELECT invoice_date, invoice_lines, net_revenue FROM analytics.revenue_by_day "
-                              "ORDER BY invoice_date").fetchall()
+        built = {
+            str(name)
+            for (name,) in con.execute(
+                "SELECT table_name FROM information_schema.tables WHERE table_schema = 'analytics'"
+            ).fetchall()
+        }
+        marts: dict[str, int] = {}
+        for mart in MARTS:
+            if mart in built:
+                counted = con.execute(f"SELECT count(*) FROM analytics.{mart}").fetchone()
+                marts[mart] = int(counted[0]) if counted else 0
+        revenue = (
+            con.execute(
+                "SELECT invoice_date, invoice_lines, net_revenue FROM analytics.daily_revenue ORDER BY invoice_date"
+            ).fetchall()
+            if "daily_revenue" in built
+            else []
+        )
     finally:
         con.close()
-    return int(row[0]) if row else 0, revenue
+    return int(row[0]) if row else 0, marts, revenue
