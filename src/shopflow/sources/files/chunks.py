@@ -13,7 +13,7 @@ from shopflow.sources.files.extract import MANY_FORMATS
 from shopflow.storage import FileInfo
 
 # One query reads files until it holds this many input bytes or files.
-CHUNK_BYTES = 64 << 20
+CHUNK_BYTES = 16 << 20  # small enough that the next run's shapes are found while one is read (see `ahead`)
 CHUNK_FILES = 256
 
 

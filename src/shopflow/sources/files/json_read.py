@@ -2,9 +2,10 @@
 
 Types come from DuckDB's own `read_json` detection (binding only), over every record of every
 file, so a column is typed as the file read alone would type it (merged across files).
-Documents whose records have the shape of records detected earlier reuse those types instead
-of walking every record again (see `shapes`). Declared columns are read as text, for
-`casting` to cast exactly.
+Detection is the slowest pass (about 40 MB/s), so it walks only the documents it must:
+documents whose records have the shape of records detected earlier reuse those types, and
+of documents read together, only the files whose shapes cover the others' are detected over
+(see `shapes`). Declared columns are read as text, for `casting` to cast exactly.
 
 The data is read in one of two ways:
 
@@ -33,7 +34,7 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -173,10 +174,12 @@ class Documents:
     Attributes:
         sql: A query of one row per document: `_sf_src` and `json`, its text.
         shapes: The shape of each file's records (one per distinct shape of its documents).
+        files: For each of `shapes`, the position of its file among the paths read.
     """
 
     sql: str
     shapes: list[Shape]
+    files: list[int] = field(default_factory=list)
 
 
 def documents(con: duckdb.DuckDBPyConnection, paths: list[Path], records: str | None) -> Documents:
@@ -193,7 +196,8 @@ def documents(con: duckdb.DuckDBPyConnection, paths: list[Path], records: str | 
     # find where each document ends. It takes over for gzip, a byte order mark or several documents.
     as_text = not any(p.suffix.lower() in (".gz", ".gzip") for p in paths)
     found: list[Shape] = []
-    for path in paths:
+    files: list[int] = []
+    for position, path in enumerate(paths):
         try:
             structures = _structures(con, _text_sql([path]) if as_text else _objects_sql([path]))
         except duckdb.Error:
@@ -207,7 +211,8 @@ def documents(con: duckdb.DuckDBPyConnection, paths: list[Path], records: str | 
                 what = f"no list {records!r}" if records else "a JSON value that is not a record or a list of records"
                 raise FastPathError(f"the JSON document has {what} in file {path}")
             found.append(shape)
-    return Documents(_text_sql(paths) if as_text else _objects_sql(paths), found)
+            files.append(position)
+    return Documents(_text_sql(paths) if as_text else _objects_sql(paths), found, files)
 
 
 def _structures(con: duckdb.DuckDBPyConnection, sql: str) -> list[Shape]:

@@ -19,7 +19,7 @@ from shopflow.sources.files import json_read
 from shopflow.sources.files.ahead import DocumentsAhead
 from shopflow.sources.files.csv_read import read_csv
 from shopflow.sources.files.file_read import FileRead, RejectedLine
-from shopflow.sources.files.shapes import DetectedTypes
+from shopflow.sources.files.shapes import DetectedTypes, covering
 from shopflow.sources.files.xlsx import read_sheet
 from shopflow.sql import quote_literal
 
@@ -79,10 +79,25 @@ def read_files(
     columns = known.columns_for(docs.shapes)
     reused = columns is not None
     if columns is None:
-        columns = json_read.detect(con, paths, fmt)
+        over = _detected_over(paths, docs) if known.covers else paths
+        columns = json_read.detect(con, over, fmt)
         known.remember(columns, docs.shapes)
+        reused = len(over) < len(paths)  # if they do not fit after all, the caller detects over every file
     read = json_read.fast_read(docs, table, json_read.record_types(columns, table), text)
     return FileRead(read.sql, columns=read.columns, source=True, reused=reused)
+
+
+def _detected_over(paths: list[Path], docs: json_read.Documents) -> list[Path]:
+    """The files whose documents types are detected over: those of a `covering` of the shapes, else all.
+
+    Detection walks every record, at about 40 MB/s; over the few files whose shapes cover the
+    others it gives the same types (see `shapes`).
+    """
+    chosen = covering(docs.shapes)
+    if chosen is None or len(docs.files) != len(docs.shapes):
+        return paths
+    positions = {docs.files[i] for i in chosen}
+    return [p for i, p in enumerate(paths) if i in positions]
 
 
 def _gunzip(path: Path) -> Path:

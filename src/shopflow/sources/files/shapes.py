@@ -8,6 +8,9 @@ those did not have, detecting over both would give the types already detected: t
 them. A new key anywhere (a column first appearing late), a missing key, or a value of another
 type makes the caller detect the file's types afresh.
 
+Within one query of many documents the same holds: types are detected over the documents of
+a `covering` of their shapes only, for the others fit what those give.
+
 A shape cannot tell what the text of a string looks like. Dates and timestamps that are not
 plain ISO 8601 still fail the read and stay text (see `json_read`); a value that does not fit a
 type detected from text (a UUID, a time) fails the read, and the caller detects afresh.
@@ -83,6 +86,24 @@ def fits(shape: Shape, known: Shape) -> bool:
     return known != MIXED and merge(known, shape) == known
 
 
+def covering(shapes: list[Shape]) -> list[int] | None:
+    """The positions of the fewest `shapes`, taken in order, whose merge every shape fits; None if none has.
+
+    Detecting types over the documents of those shapes gives the types of detecting over all
+    of them, by the argument of this module: each other shape fits the merge. Greedy: a shape
+    joins when it does not fit the merge of those before it.
+    """
+    chosen: list[int] = []
+    merged: Shape = NULL
+    for i, shape in enumerate(shapes):
+        if not chosen or not fits(shape, merged):
+            chosen.append(i)
+            merged = merge(merged, shape)
+    if not isinstance(merged, dict) or not all(fits(shape, merged) for shape in shapes):
+        return None
+    return chosen
+
+
 @dataclass
 class DetectedTypes:
     """What `read_json` detected in earlier documents of a table, and their records' shape.
@@ -90,10 +111,13 @@ class DetectedTypes:
     Attributes:
         columns: The columns `json_read.detect` gave, or None before the first detection.
         shape: The merged shape of the records those columns were detected over.
+        covers: Types may be detected over a `covering` of the documents' shapes; false once
+            types so detected, or reused, did not fit (a value a shape cannot tell, such as a UUID).
     """
 
     columns: list[tuple[str, DuckDBPyType]] | None = None
     shape: Shape = None
+    covers: bool = True
 
     def columns_for(self, shapes: list[Shape]) -> list[tuple[str, DuckDBPyType]] | None:
         """The columns records of `shapes` would be detected as, if those already detected; else None."""
@@ -109,8 +133,8 @@ class DetectedTypes:
         if isinstance(merged, dict):
             self.columns, self.shape = columns, merged
         else:  # no records, or not records alike: nothing to compare later documents with
-            self.forget()
+            self.columns, self.shape = None, None
 
     def forget(self) -> None:
-        """Detect the next documents' types afresh."""
-        self.columns, self.shape = None, None
+        """Detect the next documents' types afresh, over all of them."""
+        self.columns, self.shape, self.covers = None, None, False
