@@ -114,3 +114,26 @@ def test_a_database_cursor_that_names_no_column_stops_the_run(tmp_path: Path, po
     config.write_text(yaml.safe_dump(document))
     assert run(config).exit_code == 0
     assert query(config, "SELECT count(*) FROM raw.orders") == [(2,)]
+
+
+def test_a_database_cursor_renamed_after_a_load_still_stops_the_run(tmp_path: Path, postgres_database: str) -> None:
+    # Once the lake has the declared columns a run skips the source's catalog; a new, wrong name is still caught.
+    with psycopg.connect(postgres_database, autocommit=True) as pg:
+        pg.execute("CREATE TABLE orders (id int PRIMARY KEY, updated_at timestamptz DEFAULT now())")
+        pg.execute("INSERT INTO orders (id) VALUES (1), (2)")
+    source = {"name": "shop", "type": "postgres", "url": postgres_database,
+              "tables": [{"name": "orders", "mode": "incremental", "cursor": "updated_at"}]}
+    config = tmp_path / "shopflow.yml"
+    document = {"pipeline": "t", "lake": str(tmp_path / "lake"),
+                "warehouse": {"path": str(tmp_path / "warehouse.duckdb")}, "sources": [source]}
+    config.write_text(yaml.safe_dump(document))
+    assert run(config).exit_code == 0
+    assert run(config).exit_code == 0  # nothing new
+
+    source["tables"][0]["cursor"] = "updatd_at"
+    config.write_text(yaml.safe_dump(document))
+    with pytest.raises(ConfigError) as raised:
+        run(config)
+
+    assert "table orders: cursor 'updatd_at' names no column of public.orders" in raised.value.message
+    assert query(config, "SELECT count(*) FROM raw.orders") == [(2,)]

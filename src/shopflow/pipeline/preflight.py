@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import difflib
 import logging
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
@@ -57,11 +57,18 @@ def check_before_run(config: PipelineConfig) -> None:
     """
     from shopflow.engine import connect
 
-    con = connect()
+    opened: list[duckdb.DuckDBPyConnection] = []
+
+    def connection() -> duckdb.DuckDBPyConnection:  # opened only if a file's header must be read
+        if not opened:
+            opened.append(connect())
+        return opened[0]
+
     try:
-        errors = [f for f in column_findings(con, config, listing=False, reach=False) if f.level == "error"]
+        errors = [f for f in _findings(connection, config, listing=False, reach=False) if f.level == "error"]
     finally:
-        con.close()
+        for con in opened:
+            con.close()
     if errors:
         raise ConfigError(
             "the pipeline file names columns the data does not have:\n  "
@@ -83,13 +90,20 @@ def column_findings(
         reach: Report a database source that cannot be reached, or a table it does not have, as
             an error (`validate`); a run leaves both to the extraction.
     """
+    return _findings(lambda: con, config, listing=listing, reach=reach)
+
+
+def _findings(
+    connection: Callable[[], duckdb.DuckDBPyConnection], config: PipelineConfig, *, listing: bool, reach: bool,
+) -> list[Finding]:
+    """`column_findings`, with the DuckDB connection opened by `connection` only when a header is read."""
     findings: list[Finding] = []
     for source in config.sources:
         if isinstance(source, FileSource):
             for table in source.tables:
-                findings.extend(_file_table(con, config, source, table, listing=listing))
+                findings.extend(_file_table(connection, config, source, table, listing=listing))
         elif isinstance(source, DatabaseSource):
-            findings.extend(_database_source(source, reach=reach))
+            findings.extend(_database_source(config, source, reach=reach))
     return findings
 
 
@@ -99,10 +113,9 @@ def _declared(keys: Iterable[str], cursor: str | None) -> list[tuple[str, str]]:
 
 
 def _file_table(
-    con: duckdb.DuckDBPyConnection, config: PipelineConfig, source: FileSource, table: FileTable, *, listing: bool,
+    connection: Callable[[], duckdb.DuckDBPyConnection], config: PipelineConfig, source: FileSource,
+    table: FileTable, *, listing: bool,
 ) -> list[Finding]:
-    from shopflow.pipeline.extract_files import pending_files
-
     subject = f"table {table.name}"
     declared = _declared(table.primary_key, table.cursor)
     layout = LakeLayout(config, source.name, table.name)
@@ -112,6 +125,8 @@ def _file_table(
         wanted = [(k, c) for k, c in declared if lake is None or normalize_name(c) not in lake.names]
         if not wanted and not listing:
             return []
+        from shopflow.pipeline.extract_files import pending_files
+
         todo, _, seen = pending_files(layout, location, table)
     except ShopflowError as exc:
         return [Finding("error", subject, exc.message, exc.fix)]
@@ -123,7 +138,7 @@ def _file_table(
             else Finding("warning", subject, no_files_message(location, table), no_files_fix(source, table))
         )
     if wanted and todo:
-        findings.extend(_against_files(con, location, table, todo, wanted))
+        findings.extend(_against_files(connection(), location, table, todo, wanted))
     return findings
 
 
@@ -196,13 +211,19 @@ def no_files_fix(source: FileSource, table: FileTable) -> str:
             "(the glob is relative to the location; ** matches subfolders)")
 
 
-def _database_source(source: DatabaseSource, *, reach: bool) -> list[Finding]:
-    """Errors for the keys and cursors of tables named under `tables:` that name no column of the table."""
+def _database_source(config: PipelineConfig, source: DatabaseSource, *, reach: bool) -> list[Finding]:
+    """Errors for the keys and cursors of tables named under `tables:` that name no column of the table.
+
+    A run checks a table against the source's catalog only if its lake table lacks a declared
+    column (as for file tables), so a run with nothing new does not connect twice to the source.
+    """
     import duckdb
 
     from shopflow.sources.database.connection import SourceConnection
 
     named = [t for t in source.tables if not t.is_pattern]
+    if not reach:
+        named = [t for t in named if not _in_lake(config, source, t.name)]
     if not named and not reach:
         return []
     try:
@@ -227,6 +248,19 @@ def _database_source(source: DatabaseSource, *, reach: bool) -> list[Finding]:
     for entry in named:
         findings.extend(_database_table(source, entry.name, columns.get(entry.name), reach=reach))
     return findings
+
+
+def _in_lake(config: PipelineConfig, source: DatabaseSource, table: str) -> bool:
+    """True if the lake table of `table` has every column its key and cursor settings name."""
+    settings = source.settings_for(table)
+    declared = _declared(settings.primary_key or (), settings.cursor)
+    if not declared:
+        return True
+    try:
+        lake = LakeLayout(config, source.name, source.table_name(table)).main.schema()
+    except ShopflowError:
+        return False  # the catalog check decides, as before
+    return lake is not None and all(normalize_name(c) in lake.names for _, c in declared)
 
 
 def _database_table(source: DatabaseSource, table: str, columns: list[str] | None, *, reach: bool) -> list[Finding]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -89,9 +90,11 @@ def table_names(config: PipelineConfig, source: FileSource | DatabaseSource | Ev
         return [t.name for t in source.tables]
     names = {source.table_name(t.name) for t in source.tables if not t.is_pattern}
     folder = Location(config.lake, config.storage).join("raw", source.name)
-    fs = folder.filesystem()
     try:
-        found = fs.ls(folder.path, detail=False)
+        if folder.scheme == "file":  # a local lake is listed without importing fsspec
+            found: list[str] = os.listdir(folder.path)
+        else:
+            found = folder.filesystem().ls(folder.path, detail=False)
     except FileNotFoundError:
         found = []
     names.update(str(path).rstrip("/").rsplit("/", 1)[-1] for path in found)

@@ -2,8 +2,10 @@
 
 `shopflow run` (and `shopflow serve`, after each micro-batch) calls `transform_changed` with the
 raw tables the run changed. The models are rebuilt in full instead when there is no earlier
-build to start from: none yet, the last one failed, or the project, its packages or the raw
-tables' columns changed since (`BuildState.fingerprint`).
+build to start from: none yet, the last one failed or did not finish, or the project, its
+packages or the raw tables' columns changed since (`BuildState.fingerprint`). A run with no
+changed table compares that fingerprint without laying out the project for dbt, so it costs a
+catalog read, not a dbt start.
 """
 
 from __future__ import annotations
@@ -63,9 +65,15 @@ def transform_changed(config: PipelineConfig, changed: Iterable[str]) -> Transfo
 
     clock = time.perf_counter()
     tables = {t.lower() for t in changed}
-    prepared = prepare(config)
     folder = work_dir(config)
     state = load_state(folder)
+    if not tables and state is not None and state.ok and _unchanged(config, state):
+        return _skipped("no raw table changed since the models were built", clock)
+    if tables and state is not None and state.ok:
+        # The models lag the raw tables until a build ends well: if this one fails or never runs (no
+        # project, the process killed), the next run builds everything rather than find no change and skip.
+        save_state(folder, BuildState(state.fingerprint, ok=False))
+    prepared = prepare(config)
     if state is None or not state.ok or state.fingerprint != prepared.fingerprint:
         reason = ("first build" if state is None else "the last build failed" if not state.ok
                   else "the project or the raw tables' columns changed")
@@ -76,16 +84,37 @@ def transform_changed(config: PipelineConfig, changed: Iterable[str]) -> Transfo
     if not tables:
         return _skipped("no raw table changed since the models were built", clock)
     selectors = downstream(folder / "target" / "manifest.json", tables)
+    if selectors is not None and not selectors:
+        save_state(folder, BuildState(prepared.fingerprint, ok=True))
+        return _skipped(f"no model reads {', '.join(sorted(tables))}", clock)
     if selectors is None:
         report = build(config, prepared, started=clock)
-    elif not selectors:
-        return _skipped(f"no model reads {', '.join(sorted(tables))}", clock)
     else:
         log.info("building the models downstream of %s", ", ".join(sorted(tables)))
         report = build(config, prepared, select=selectors, started=clock)
-    if not report.ok:
-        save_state(folder, BuildState(prepared.fingerprint, ok=False))
+    save_state(folder, BuildState(prepared.fingerprint, report.ok))
     return report
+
+
+def _unchanged(config: PipelineConfig, state: BuildState) -> bool:
+    """True if the project, its packages, the profile and the raw tables' columns are as `state` built them.
+
+    The same fingerprint `prepare` computes, without laying out the project for dbt; anything
+    that stops it (no project, an unreadable warehouse) is left to `prepare` to report.
+    """
+    from shopflow.errors import ShopflowError
+    from shopflow.transform.profile import profile_text
+    from shopflow.transform.project import project_fingerprint
+    from shopflow.transform.raw_source import defines_raw, read_catalog, source_yaml
+    from shopflow.transform.runner import check_project
+
+    try:
+        project = check_project(config)
+        sources = None if defines_raw(project) is not None else source_yaml(config, read_catalog(config))
+        return project_fingerprint(project, sources, profile_text(config)) == state.fingerprint
+    except ShopflowError as exc:
+        log.debug("the last build's fingerprint is not checked here: %s", exc)
+        return False
 
 
 def downstream(manifest: Path, tables: set[str]) -> list[str] | None:

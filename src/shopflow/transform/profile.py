@@ -77,11 +77,16 @@ def profile(config: PipelineConfig) -> dict[str, Any]:
     return {PROFILE: {"target": TARGET, "outputs": {TARGET: output}}}
 
 
+def profile_text(config: PipelineConfig) -> str:
+    """The text of `profiles.yml` for the pipeline's warehouse."""
+    return yaml.safe_dump(profile(config), sort_keys=False)
+
+
 def write_profile(config: PipelineConfig, folder: Path) -> Path:
     """Write `folder/profiles.yml` (only if it changed, so dbt's partial parse stays valid)."""
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / "profiles.yml"
-    text = yaml.safe_dump(profile(config), sort_keys=False)
+    text = profile_text(config)
     if not path.is_file() or path.read_text(encoding="utf-8") != text:
         staged = path.with_suffix(".yml.tmp")
         staged.write_text(text, encoding="utf-8")

@@ -19,7 +19,7 @@ from urllib.parse import parse_qsl, quote, unquote, urlsplit
 
 from shopflow.config.database import DatabaseSource
 from shopflow.errors import SourceError
-from shopflow.sql import quote_literal
+from shopflow.sql import inline, quote_literal
 
 if TYPE_CHECKING:
     import duckdb
@@ -172,7 +172,7 @@ class SourceConnection:
 
     def query(self, sql: str, params: list[Any] | None = None) -> list[tuple[Any, ...]]:
         """Rows of `sql` on the DuckDB connection."""
-        return self.con.execute(sql, params or []).fetchall()
+        return self.con.execute(*inline(sql, params)).fetchall()  # inlined: binding would import pandas
 
     def native(self, sql: str) -> list[tuple[Any, ...]]:
         """Rows of `sql` run by the source database itself (PostgreSQL or MySQL), in the open transaction."""
