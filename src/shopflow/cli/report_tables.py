@@ -34,7 +34,7 @@ def run_rows(report: RunReport) -> list[list[str]]:
         quarantined = f"[yellow]{table.quarantined:,}[/yellow]" if table.quarantined else "0"
         rows.append([table.table, files, f"{table.rows_extracted:,}", *_counts(changes), quarantined, _state(table)])
         load = table.load
-        children = sorted({*load.rows, *load.after} - {table.table}) if load is not None else []
+        children = sorted(load.outputs - {table.table}) if load is not None else []
         for child in children:
             rows.append([child, "", "", *_counts(_changes(table, child)), "", ""])
     return rows

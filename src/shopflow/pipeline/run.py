@@ -1,4 +1,4 @@
-"""One pipeline run: extract every table into the lake, then load the lake into the warehouse.
+"""One pipeline run: extract each table into the lake, and load it into the warehouse while the next is extracted.
 
 A table that fails (unreadable source, incompatible schema change) is reported and skipped;
 the other tables go on. The exit code says what happened: 0 done, 1 a table failed, 3 done
@@ -21,7 +21,7 @@ from shopflow.config.model import FileSource, FileTable, PipelineConfig, TableCo
 from shopflow.errors import ShopflowError, SourceError
 from shopflow.pipeline.history import record_run
 from shopflow.pipeline.layout import LakeLayout
-from shopflow.pipeline.load import load_table
+from shopflow.pipeline.load import LoadQueue, load_table
 from shopflow.storage import FileInfo
 from shopflow.warehouse.base import LoadResult, Warehouse
 from shopflow.warehouse.factory import open_warehouse
@@ -145,22 +145,29 @@ def _run_locked(config: PipelineConfig, progress: RunProgress | None) -> RunRepo
     report = RunReport(run_id=uuid.uuid4().hex, pipeline=config.pipeline)
     sweep(before=started.timestamp())  # temporary folders of killed runs
     check_before_run(config)  # a key or cursor that names no column: exit 2 before any data moves
+    if config.transform is not None and config.transform.after_run:
+        from shopflow.transform.runner import warm_up
+
+        warm_up(config)  # dbt's import and first parse, on a thread, while the tables are extracted and loaded
     with open_warehouse(config.warehouse) as warehouse:
         con = connect()
         try:
-            # Warehouse table -> the source table that fills it: a glob may select a name another source uses.
-            taken = {t.name.lower(): f"{s.name}.{t.name}" for s in config.sources if isinstance(s, FileSource)
-                     for t in s.tables}
-            for source in config.sources:
-                if isinstance(source, FileSource):
-                    for table in source.tables:
-                        report.tables.append(_file_table(con, config, source, table, warehouse, report.run_id, hooks))
-                elif isinstance(source, EventsSource):
-                    report.tables.extend(_events_source(config, source, warehouse, report.run_id, hooks))
-                elif source.cdc is not None:
-                    report.tables.extend(_cdc_source(con, config, source, warehouse, report.run_id, hooks))
-                else:
-                    report.tables.extend(_database_source(config, source, warehouse, report.run_id, hooks, taken))
+            # Each table's load runs on the queue's thread while the next table is extracted.
+            with LoadQueue() as queue:
+                loads = _Loads(warehouse, queue)
+                # Warehouse table -> the source table that fills it: a glob may select a name another source uses.
+                taken = {t.name.lower(): f"{s.name}.{t.name}" for s in config.sources if isinstance(s, FileSource)
+                         for t in s.tables}
+                for source in config.sources:
+                    if isinstance(source, FileSource):
+                        for table in source.tables:
+                            report.tables.append(_file_table(con, config, source, table, loads, report.run_id, hooks))
+                    elif isinstance(source, EventsSource):
+                        report.tables.extend(_events_source(config, source, loads, report.run_id, hooks))
+                    elif source.cdc is not None:
+                        report.tables.extend(_cdc_source(con, config, source, loads, report.run_id, hooks))
+                    else:
+                        report.tables.extend(_database_source(config, source, loads, report.run_id, hooks, taken))
         finally:
             con.close()
         report.seconds = time.perf_counter() - clock
@@ -189,7 +196,7 @@ def _transform(config: PipelineConfig, report: RunReport) -> None:
 
 def _file_table(
     con: duckdb.DuckDBPyConnection, config: PipelineConfig, source: FileSource, table: FileTable,
-    warehouse: Warehouse, run_id: str, hooks: RunProgress,
+    loads: _Loads, run_id: str, hooks: RunProgress,
 ) -> TableReport:
     from shopflow.pipeline.extract_files import extract_file_table
     from shopflow.pipeline.preflight import no_files_warning
@@ -220,12 +227,12 @@ def _file_table(
         report.error = str(exc)
         log.error("extracting %s failed: %s", table.name, exc)
     # Load even after a failed extract: earlier commits still belong in the warehouse.
-    _load(warehouse, LakeLayout(config, source.name, table.name), table, report)
+    loads.submit(LakeLayout(config, source.name, table.name), table, report)
     return report
 
 
 def _cdc_source(
-    con: duckdb.DuckDBPyConnection, config: PipelineConfig, source: DatabaseSource, warehouse: Warehouse,
+    con: duckdb.DuckDBPyConnection, config: PipelineConfig, source: DatabaseSource, loads: _Loads,
     run_id: str, hooks: RunProgress,
 ) -> list[TableReport]:
     """Capture the changes of `source`'s tables into the lake (one slot per source), then load each table."""
@@ -253,13 +260,12 @@ def _cdc_source(
             report.rows_extracted = result.snapshot_rows + result.changes
             report.watermark = result.watermark
         known_key = result.primary_key if result is not None else []
-        _load(warehouse, LakeLayout(config, source.name, table.name), cdc_table_config(source, table, known_key),
-              report)
+        loads.submit(LakeLayout(config, source.name, table.name), cdc_table_config(source, table, known_key), report)
     return reports
 
 
 def _events_source(
-    config: PipelineConfig, source: EventsSource, warehouse: Warehouse, run_id: str, hooks: RunProgress,
+    config: PipelineConfig, source: EventsSource, loads: _Loads, run_id: str, hooks: RunProgress,
 ) -> list[TableReport]:
     """Commit each stream's buffered events to the lake (sources.events.flush), then load each stream."""
     from shopflow.sources.events.flush import flush_stream
@@ -275,13 +281,13 @@ def _events_source(
         except ShopflowError as exc:
             report.error = str(exc)
             log.error("flushing stream %s failed: %s", stream.name, exc)
-        _load(warehouse, LakeLayout(config, source.name, stream.name), stream, report)
+        loads.submit(LakeLayout(config, source.name, stream.name), stream, report)
         reports.append(report)
     return reports
 
 
 def _database_source(
-    config: PipelineConfig, source: DatabaseSource, warehouse: Warehouse, run_id: str, hooks: RunProgress,
+    config: PipelineConfig, source: DatabaseSource, loads: _Loads, run_id: str, hooks: RunProgress,
     taken: dict[str, str],
 ) -> list[TableReport]:
     """Extract and load every table `source` selects, all read in one transaction (one snapshot)."""
@@ -335,13 +341,25 @@ def _database_source(
                 report.error = str(failure)
                 log.error("extracting %s failed: %s", table.name, failure)
                 session.restart()  # a failed read aborts the transaction; the other tables get a new one
-            _load(warehouse, LakeLayout(config, source.name, table.name), table.config, report)
+            loads.submit(LakeLayout(config, source.name, table.name), table.config, report)
     except ShopflowError as exc:
         log.error("source %s: %s", source.name, exc)
         reports.append(TableReport(source.name, kind="database", error=str(exc)))
     finally:
         session.close()
     return sorted(reports, key=lambda r: r.table)
+
+
+@dataclass
+class _Loads:
+    """The run's warehouse and the queue its loads go through."""
+
+    warehouse: Warehouse
+    queue: LoadQueue
+
+    def submit(self, layout: LakeLayout, table: TableConfig, report: TableReport) -> None:
+        """Queue the load of the table's pending lake commits; its outcome goes into `report`."""
+        self.queue.submit(partial(_load, self.warehouse, layout, table, report))
 
 
 def _load(warehouse: Warehouse, layout: LakeLayout, table: TableConfig, report: TableReport) -> None:

@@ -37,7 +37,7 @@ def changed_tables(report: RunReport) -> set[str]:
         load = table.load
         if load is None:
             continue
-        for output in {*load.rows, *load.after}:
+        for output in load.outputs:
             if load.changes(output).any:
                 changed.add(output)
         if load.quarantined:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 import threading
 import time
 from pathlib import Path
@@ -12,14 +13,18 @@ from shopflow.config.model import PipelineConfig
 from shopflow.errors import ConfigError, ShopflowError, WarehouseError
 from shopflow.transform.profile import PROFILE, TARGET, dbt_environment, work_dir, write_profile
 from shopflow.transform.project import PreparedProject, prepare_project
-from shopflow.transform.raw_source import defines_raw, read_catalog, source_yaml
+from shopflow.transform.raw_source import RawCatalog, defines_raw, read_catalog, source_yaml
 from shopflow.transform.report import FAILED, TransformReport, collect
-from shopflow.transform.state import BuildState, save_state
+from shopflow.transform.state import BuildState, load_state, save_state
 
 log = logging.getLogger(__name__)
 # dbt's in-process runner keeps global state (flags, adapter registry, DuckDB's shared environment, the
 # password variable): `shopflow serve` runs pipelines in threads, so one dbt invocation at a time.
 _DBT_LOCK = threading.RLock()
+# dbt's saved parse in its target folder: present, the next command only re-reads changed files.
+PARTIAL_PARSE = "partial_parse.msgpack"
+_WARM_UPS: dict[Path, threading.Thread] = {}  # work folder -> the thread warming dbt up for it
+_WARM_UPS_LOCK = threading.Lock()
 
 
 def run_transform(
@@ -62,9 +67,10 @@ def prepare(config: PipelineConfig) -> PreparedProject:
 
     The `raw` source is generated from the warehouse's raw tables unless the project defines it.
     """
+    folder = work_dir(config)
+    _wait_for_warm_up(folder)  # it writes the same project mirror
     project = check_project(config)
     check_warehouse(config)
-    folder = work_dir(config)
     profile = write_profile(config, folder)
     defined = defines_raw(project)
     if defined is not None:
@@ -82,19 +88,7 @@ def build(
     folder = work_dir(config)
     project = prepared.project
     log_path = folder / "logs" / "dbt.log"
-    common = [
-        "--project-dir", str(prepared.root),
-        "--profiles-dir", str(folder),
-        "--profile", PROFILE,
-        "--target", TARGET,
-        "--target-path", str(folder / "target"),
-        "--log-path", str(log_path.parent),
-        "--log-level", "none",
-        "--log-level-file", "debug",
-        "--no-use-colors-file",
-        "--no-send-anonymous-usage-stats",
-        "--no-version-check",
-    ]
+    common = _common_args(folder, prepared)
     selectors = [part for item in select or [] for part in item.split()]
     if selectors:
         common += ["--select", *selectors]
@@ -114,6 +108,86 @@ def build(
     ok = not any(m.status in FAILED for m in models) and not any(t.status in FAILED for t in tests)
     return TransformReport(ok=ok, models=models, tests=tests, log_path=log_path, seconds=time.perf_counter() - clock,
                            selected=selectors)
+
+
+def _common_args(folder: Path, prepared: PreparedProject) -> list[str]:
+    """The options of every dbt command shopflow runs in work folder `folder`."""
+    return [
+        "--project-dir", str(prepared.root),
+        "--profiles-dir", str(folder),
+        "--profile", PROFILE,
+        "--target", TARGET,
+        "--target-path", str(folder / "target"),
+        "--log-path", str(folder / "logs"),
+        "--log-level", "none",
+        "--log-level-file", "debug",
+        "--no-use-colors-file",
+        "--no-send-anonymous-usage-stats",
+        "--no-version-check",
+    ]
+
+
+def warm_up(config: PipelineConfig) -> None:
+    """Import dbt and parse the project on a thread of its own, while the run extracts and loads.
+
+    Called when a run starts that builds the models after it. dbt's import and its first full
+    parse of a project cost seconds of Python; on this thread they overlap the extracts and
+    loads, which run inside DuckDB or PostgreSQL without the GIL. The parse reads a `raw`
+    source made from shopflow.yml alone (the warehouse is busy loading): when the build starts,
+    dbt finds its saved parse and re-reads only the regenerated source file. A project dbt has
+    parsed or built before is left alone: its partial parse is cheap already, and a run with
+    nothing new must not pay for dbt's import. Whatever fails here is left for the build to
+    report; `prepare` waits for this to finish.
+    """
+    folder = work_dir(config)
+    with _WARM_UPS_LOCK:
+        running = _WARM_UPS.get(folder)
+        if running is not None and running.is_alive():
+            return
+        thread = threading.Thread(target=_warm_up, args=(config, folder), name="shopflow-dbt-warm-up", daemon=True)
+        _WARM_UPS[folder] = thread
+    thread.start()
+
+
+def _warm_up(config: PipelineConfig, folder: Path) -> None:
+    with _DBT_LOCK:
+        try:
+            # Only before the first build: after one, the changed-tables build reads the manifest dbt saved,
+            # and dbt is not even imported here, as most such runs find nothing new and never start it.
+            if (folder / "target" / PARTIAL_PARSE).is_file() or load_state(folder) is not None:
+                return
+            from dbt.cli.main import dbtRunner
+
+            project = check_project(config)
+            profile = write_profile(config, folder)
+            defined = defines_raw(project)
+            # The tables not loaded yet: those shopflow.yml names, and those the models read (child tables).
+            catalog = RawCatalog(columns={name: [] for name in _raw_tables_read(project)})
+            sources = None if defined is not None else source_yaml(config, catalog)
+            prepared = prepare_project(project, folder, sources, defined, profile.read_text(encoding="utf-8"))
+            with dbt_environment(config):
+                dbtRunner().invoke(["parse", *_common_args(folder, prepared)])
+        except Exception:  # the build reports what is wrong with the project, with its fix
+            log.debug("warming dbt up failed", exc_info=True)
+
+
+_SOURCE_CALL = re.compile(r"""source\(\s*['"]raw['"]\s*,\s*['"]([^'"]+)['"]\s*\)""")
+
+
+def _raw_tables_read(project: Path) -> set[str]:
+    """Tables of the source `raw` that the project's SQL files name (`source('raw', 'orders__line_items')`)."""
+    names: set[str] = set()
+    for path in project.rglob("*.sql"):
+        if not {"target", "logs", "dbt_packages"} & set(path.relative_to(project).parts):
+            names.update(_SOURCE_CALL.findall(path.read_text(encoding="utf-8", errors="replace")))
+    return names
+
+
+def _wait_for_warm_up(folder: Path) -> None:
+    with _WARM_UPS_LOCK:
+        thread = _WARM_UPS.pop(folder, None)
+    if thread is not None:
+        thread.join()
 
 
 def check_project(config: PipelineConfig) -> Path:

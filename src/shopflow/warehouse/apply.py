@@ -12,7 +12,6 @@ import logging
 from collections.abc import Iterator
 from dataclasses import replace
 from datetime import UTC, datetime
-from typing import Any
 
 import numpy as np
 import pyarrow as pa
@@ -22,16 +21,17 @@ from shopflow.config.model import TableConfig
 from shopflow.errors import SchemaDriftError
 from shopflow.faults import checkpoint
 from shopflow.lake.ledger import Commit
-from shopflow.naming import normalize_name, singular
+from shopflow.naming import normalize_name
 from shopflow.sql import qualified, quote_identifier, quote_literal
 from shopflow.warehouse.base import RAW_SCHEMA, STATE_SCHEMA, LoadJob, LoadResult
+from shopflow.warehouse.direct import load_direct
 from shopflow.warehouse.drift import plan_drift
+from shopflow.warehouse.merge import WINNERS, Counts, child_keys, existing_children, insert_children, merge
 from shopflow.warehouse.session import TEMP, LoadSession
 
 log = logging.getLogger(__name__)
 
 STAGE = "_sf_stage"
-WINNERS = "_sf_winners"
 QUARANTINE_STAGE = "_sf_quarantine_stage"
 ORDINAL = "_sf_ord"
 LOADS_TABLE = "loads"
@@ -59,14 +59,22 @@ def apply_job(session: LoadSession, job: LoadJob) -> LoadResult:
         SchemaDriftError: The new data changes a column in a way that cannot be applied in place.
     """
     result = LoadResult(job.table.name, job.commits[-1].version)
+    counts = Counts()
     groups = segments(job.commits, job.table)
     for commits in groups:
-        _apply_rows(session, replace(job, commits=commits), result)
+        _apply_rows(session, replace(job, commits=commits), result, counts)
+    for name, rows in counts.inserted.items():
+        result.rows[name] = result.rows.get(name, 0) + rows
+    inserted = dict(result.rows)  # by every segment, the direct loads' rows included
     if len(groups) > 1:  # a later segment may have removed rows an earlier one inserted: count what stayed
         batches = ", ".join(quote_literal(c.batch) for c in job.commits)
         for name in result.rows:
             result.rows[name] = int(session.scalar(
                 f"SELECT count(*) FROM {qualified(RAW_SCHEMA, name)} WHERE _sf_batch IN ({batches})") or 0)
+    # Rows the table had before this load that left it: deleted, less the deleted rows this load had inserted.
+    result.inserted = dict(result.rows)
+    result.removed = {name: rows - (inserted.get(name, 0) - result.rows.get(name, 0))
+                      for name, rows in counts.deleted.items()}
     result.quarantined = _load_quarantine(session, job)
     # Temporary tables live as long as the connection: drop them with the transaction's other work.
     for name in [STAGE, WINNERS, QUARANTINE_STAGE, *(_child_stage(i) for i in range(len(job.children)))]:
@@ -101,8 +109,8 @@ def _child_stage(i: int) -> str:
     return f"_sf_child_{i}"
 
 
-def _apply_rows(session: LoadSession, job: LoadJob, result: LoadResult) -> None:
-    """Apply the rows of `job`'s commits (one segment), adding the counts to `result`."""
+def _apply_rows(session: LoadSession, job: LoadJob, result: LoadResult, counts: Counts) -> None:
+    """Apply the rows of `job`'s commits (one segment): schema changes go to `result`, row counts to `counts`."""
     table = job.table
     data_commits = job.commits
     if table.write_disposition == "replace":
@@ -111,6 +119,8 @@ def _apply_rows(session: LoadSession, job: LoadJob, result: LoadResult) -> None:
     order = _batch_order(job)
     keys = [normalize_name(k) for k in table.primary_key]
     replaced = sorted({url for c in data_commits for url in c.replaces})
+    if load_direct(session, job, batches, result):  # an append or replace of unchanged types: no stage
+        return
 
     staged = _stage(session, job, table.name, batches, STAGE)
     target = qualified(RAW_SCHEMA, table.name)
@@ -128,42 +138,39 @@ def _apply_rows(session: LoadSession, job: LoadJob, result: LoadResult) -> None:
 
     # Child tables already in the warehouse count too: a parent row replaced or deleted by a
     # batch that brought no rows for one of its child tables must lose its old children.
-    all_children = sorted(set(child_columns) | set(_existing_children(session, table.name, keys)))
+    all_children = sorted(set(child_columns) | set(existing_children(session, table.name, keys)))
 
     if replaced:
         files = ", ".join(quote_literal(u) for u in replaced)
         for name in [table.name, *all_children]:
             if session.columns(RAW_SCHEMA, name) is not None:
-                session.execute(f"DELETE FROM {qualified(RAW_SCHEMA, name)} WHERE _sf_file IN ({files})")
+                counts.delete(session, name, f"DELETE FROM {qualified(RAW_SCHEMA, name)} WHERE _sf_file IN ({files})")
 
     if columns is not None:
         col_list = ", ".join(quote_identifier(c) for c in columns)
         if table.write_disposition == "replace":
-            session.execute(f"DELETE FROM {target}")
+            counts.delete(session, table.name, f"DELETE FROM {target}")
             for child in all_children:
-                session.execute(f"DELETE FROM {qualified(RAW_SCHEMA, child)}")
-        if table.write_disposition == "merge":
-            _merge(session, job, columns, keys, order, all_children)
-            source = WINNERS
-        else:
-            source = STAGE
-        session.execute(f"INSERT INTO {target} ({col_list}) SELECT {col_list} FROM {source}")
-        _add(result.rows, table.name, session.scalar(f"SELECT count(*) FROM {source}"))
+                counts.delete(session, child, f"DELETE FROM {qualified(RAW_SCHEMA, child)}")
+        merged = table.write_disposition == "merge"
+        source = quote_identifier(STAGE)
+        if merged:
+            source = merge(session, job, STAGE, columns, keys, order, ORDINAL, all_children, counts)
+        counts.insert(session, table.name, f"INSERT INTO {target} ({col_list}) SELECT {col_list} FROM {source} AS s")
         for child, stage_name in children:
             if child not in child_columns:
                 continue
-            _insert_children(session, child, stage_name, child_columns[child], keys, table.name,
-                             merged=table.write_disposition == "merge")
-            _add(result.rows, child, session.scalar(f"SELECT count(*) FROM {stage_name}"))
-        if table.write_disposition == "merge":
+            if merged:  # only the children of parent rows that won the merge
+                insert_children(session, child, stage_name, child_columns[child], keys, table.name, source, counts)
+            else:
+                child_list = ", ".join(quote_identifier(c) for c in child_columns[child])
+                counts.insert(session, child, f"INSERT INTO {qualified(RAW_SCHEMA, child)} ({child_list}) "
+                              f"SELECT {child_list} FROM {quote_identifier(stage_name)}")
+        if merged:
             # Built once, after the first load's rows are in: later merges then touch only the changed keys.
             session.index_keys(RAW_SCHEMA, table.name, keys)
             for child in child_columns:
-                session.index_keys(RAW_SCHEMA, child, [c for _, c in _child_keys(table.name, keys)])
-
-
-def _add(counts: dict[str, int], name: str, rows: Any) -> None:
-    counts[name] = counts.get(name, 0) + int(rows or 0)
+                session.index_keys(RAW_SCHEMA, child, [c for _, c in child_keys(table.name, keys)])
 
 
 _LEDGER_ONLY = {ORDINAL, "_sf_batch", "_sf_file", "_sf_load_date"}
@@ -222,86 +229,6 @@ def _prepare_table(session: LoadSession, table: str, staged: str, result: LoadRe
         result.widened.append(f"{table}.{column} {old} -> {new}")
         log.info("widened raw.%s.%s from %s to %s", table, column, old, new)
     return list(incoming)
-
-
-def _merge(
-    session: LoadSession, job: LoadJob, columns: list[str], keys: list[str], order: str, children: list[str]
-) -> None:
-    """Keep the latest row per key (cursor, commit, file, position in it); drop older than the table's."""
-    table = job.table
-    target = qualified(RAW_SCHEMA, table.name)
-    col_list = ", ".join(quote_identifier(c) for c in columns)
-    partition = ", ".join(quote_identifier(k) for k in keys)
-    cursor = quote_identifier(normalize_name(table.cursor)) if table.cursor else None
-    # Ties go to the later commit, then to the source file whose name sorts last (files of one
-    # run are read in parallel, so their order in the lake is not the order of their names),
-    # then to the later row of that file.
-    by_file = ["_sf_file DESC"] if "_sf_file" in columns else []
-    ranking = ", ".join([*([f"{cursor} DESC NULLS LAST"] if cursor else []), f"{order} DESC", *by_file,
-                         f"{ORDINAL} DESC"])
-    winners, stage = quote_identifier(WINNERS), quote_identifier(STAGE)
-    session.unstage(WINNERS)
-    session.execute(
-        f"CREATE TEMPORARY TABLE {winners} AS SELECT {col_list} FROM (SELECT *, row_number() OVER "
-        f"(PARTITION BY {partition} ORDER BY {ranking}) AS _sf_rn FROM {stage}) ranked WHERE _sf_rn = 1"
-    )
-    match = " AND ".join(f"w.{quote_identifier(k)} = r.{quote_identifier(k)}" for k in keys)
-    # A first load merges into an empty table: nothing to compare with or replace (the two
-    # joins below would otherwise cost as much as the insert).
-    if session.scalar(f"SELECT count(*) FROM (SELECT 1 FROM {target} LIMIT 1) AS any_row"):
-        if cursor:
-            session.execute(
-                f"DELETE FROM {winners} AS w WHERE EXISTS (SELECT 1 FROM {target} AS r WHERE {match} "
-                f"AND r.{cursor} > w.{cursor})"
-            )
-        session.execute(f"DELETE FROM {target} AS r WHERE EXISTS (SELECT 1 FROM {winners} AS w WHERE {match})")
-    parent_keys = _child_keys(table.name, keys)
-    for child in children:
-        child_match = " AND ".join(f"w.{quote_identifier(k)} = c.{quote_identifier(p)}" for k, p in parent_keys)
-        session.execute(
-            f"DELETE FROM {qualified(RAW_SCHEMA, child)} AS c "
-            f"WHERE EXISTS (SELECT 1 FROM {winners} AS w WHERE {child_match})"
-        )
-    if table.delete_column:
-        # CAST: a delete flag may arrive as 0/1 or 'true'/'false'; PostgreSQL's IS TRUE takes booleans only.
-        flag = quote_identifier(normalize_name(table.delete_column))
-        session.execute(f"DELETE FROM {winners} WHERE CAST({flag} AS BOOLEAN) IS TRUE")
-
-
-def _existing_children(session: LoadSession, table: str, keys: list[str]) -> list[str]:
-    """Child tables `raw.<table>__*` in the warehouse that carry the parent's key columns."""
-    prefix = f"{table}__"
-    found = []
-    for name in [t for t in session.tables(RAW_SCHEMA) if t.startswith(prefix)]:
-        columns = session.columns(RAW_SCHEMA, name) or {}
-        if all(child in columns for _, child in _child_keys(table, keys)):
-            found.append(name)
-    return found
-
-
-def _child_keys(table: str, keys: list[str]) -> list[tuple[str, str]]:
-    """(parent column, child column) pairs: `id` of `orders` is `order_id` in its children."""
-    return [(k, f"{singular(table)}_{k}") for k in keys]
-
-
-def _insert_children(
-    session: LoadSession, child: str, staged: str, columns: list[str], keys: list[str], parent: str, *, merged: bool
-) -> None:
-    col_list = ", ".join(quote_identifier(c) for c in columns)
-    target = qualified(RAW_SCHEMA, child)
-    if not merged:
-        session.execute(f"INSERT INTO {target} ({col_list}) SELECT {col_list} FROM {staged}")
-        return
-    # Only the children of parent rows that won the merge, from the same batch and file.
-    match = " AND ".join(
-        [f"w.{quote_identifier(k)} = c.{quote_identifier(p)}" for k, p in _child_keys(parent, keys)]
-        + ["w._sf_batch = c._sf_batch", "w._sf_file = c._sf_file"]
-    )
-    select = ", ".join(f"c.{quote_identifier(c)}" for c in columns)
-    session.execute(
-        f"INSERT INTO {target} ({col_list}) SELECT {select} FROM {quote_identifier(staged)} AS c "
-        f"WHERE EXISTS (SELECT 1 FROM {quote_identifier(WINNERS)} AS w WHERE {match})"
-    )
 
 
 def _load_quarantine(session: LoadSession, job: LoadJob) -> int:

@@ -13,7 +13,7 @@ from shopflow.config.model import TableConfig
 from shopflow.errors import WarehouseError
 from shopflow.lake.files import LakeFiles
 from shopflow.lake.ledger import Commit
-from shopflow.sql import qualified, quote_literal
+from shopflow.sql import qualified
 from shopflow.warehouse.session import LoadSession
 
 RAW_SCHEMA = "raw"
@@ -78,10 +78,12 @@ class LoadResult:
         quarantined: Records added to `raw._quarantine`.
         widened: Columns whose type was widened.
         added: Columns added.
-        before: Rows of each output table before the load.
-        after: Rows of each output table after it.
-        inserted: Rows each output table holds from this load (`rows` may count staged child rows
-            that a merge then left out).
+        before: Rows of each output table before the load (counted for a replace only).
+        after: Rows of each output table after it (counted for a replace only).
+        inserted: Rows each output table holds from this load.
+        removed: Rows each output table held before the load that it removed (replaced by a
+            merge, or their file replaced), as the database counted them: a merge or append
+            counts what it changed, never the whole table.
         disposition: The table's write disposition.
     """
 
@@ -94,7 +96,13 @@ class LoadResult:
     before: dict[str, int] = field(default_factory=dict)
     after: dict[str, int] = field(default_factory=dict)
     inserted: dict[str, int] = field(default_factory=dict)
+    removed: dict[str, int] = field(default_factory=dict)
     disposition: str = "append"
+
+    @property
+    def outputs(self) -> set[str]:
+        """The output tables this load inserted rows into or removed rows from."""
+        return {*self.rows, *self.after, *self.removed}
 
     def changes(self, output: str, tombstones: int = 0) -> RowChanges:
         """New, updated and deleted rows of output table `output`.
@@ -109,7 +117,7 @@ class LoadResult:
         if self.disposition == "replace":  # every row was rewritten: count what the table gained or lost
             new = max(0, after - before)
             return RowChanges(new=new, updated=max(0, inserted - new), deleted=max(0, before - after))
-        removed = max(0, before + inserted - after)
+        removed = self.removed.get(output, 0)
         deleted = min(removed, max(tombstones, removed - inserted))
         updated = removed - deleted
         return RowChanges(new=max(0, inserted - updated), updated=updated, deleted=deleted)
@@ -135,15 +143,14 @@ class Warehouse(ABC):
         outputs = [job.table.name, *job.children]
 
         def work(session: LoadSession) -> LoadResult:
-            before = {name: _rows(session, name) for name in outputs}
+            # A replace rewrites every table it fills, so counting them costs no more; its changes come
+            # from the counts. A merge or an append counts only what its statements changed.
+            counted = job.table.write_disposition == "replace"
+            before = {name: _rows(session, name) for name in outputs} if counted else {}
             result = apply_job(session, job)
-            result.before = before
-            result.after = {name: _rows(session, name) for name in {*outputs, *result.rows}}
-            # A merge stages a child table's rows of every parent version but keeps those of the winners only.
-            batches = ", ".join(quote_literal(c.batch) for c in job.commits)
-            result.inserted = {job.table.name: result.rows.get(job.table.name, 0)} | {
-                name: _rows(session, name, f"_sf_batch IN ({batches})") for name in result.rows
-                if name != job.table.name}
+            if counted:
+                result.before = before
+                result.after = {name: _rows(session, name) for name in {*outputs, *result.rows}}
             result.disposition = job.table.write_disposition
             record_keys(session, job.table, job.children)
             return result

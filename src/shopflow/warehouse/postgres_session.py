@@ -1,13 +1,14 @@
 """The PostgreSQL side of the shared load logic, on an ADBC connection inside one transaction.
 
-Staging is ADBC's bulk ingest: a binary COPY into a temporary table, fed batch by batch from
-the lake's Arrow stream, in the load's own transaction.
+Rows arrive by ADBC's bulk ingest: a binary COPY fed batch by batch from the lake's Arrow
+stream, in the load's own transaction. An append or replace whose types are the raw table's
+is copied straight into it (`load_into`); anything else is staged in a temporary table first.
 """
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pyarrow as pa
@@ -43,6 +44,12 @@ class PostgresSession:
             row = cur.fetchone()
         return None if row is None else row[0]
 
+    def changed(self, sql: str) -> int:
+        """Run an INSERT or DELETE; the rows it changed, as the server counted them."""
+        with self.con.cursor() as cur:
+            cur.execute(sql)
+            return max(int(cur.rowcount), 0)
+
     def stage(self, name: str, reader: pa.RecordBatchReader) -> int:
         """COPY `reader` (plus `_sf_ord`) into temporary table `name`; return the rows copied."""
         ordered = with_ordinal(reader)
@@ -59,6 +66,32 @@ class PostgresSession:
     def stage_files(self, name: str, files: LakeFiles) -> int | None:
         """PostgreSQL cannot read Parquet files: always None, the lake's rows come through `stage`."""
         return None
+
+    def load_into(
+        self, schema: str, table: str, files: LakeFiles, read: Callable[[], pa.RecordBatchReader | None], *,
+        replace: bool,
+    ) -> int | None:
+        """COPY the rows of `read()` straight into `schema.table` if its types are the rows'; else None.
+
+        The table is created if missing (typed as a stage would be); every column of the rows
+        must exist in it with the same type, as `format_type()` spells it. Columns the rows lack
+        are left NULL. Without a stage, no temporary table is written, analyzed and copied again.
+        """
+        reader = read()
+        if reader is None:
+            return None
+        columns = staged_columns(reader.schema)
+        existing = self.columns(schema, table)
+        if existing is None:
+            self.execute(create_table_sql(table, columns, schema=schema))
+        elif any(existing.get(c.name) != c.sql_type for c in columns):
+            return None
+        elif replace:
+            self.execute(f"DELETE FROM {qualified(schema, table)}")
+        counted = _Counted(conform(reader, columns))
+        with self.con.cursor() as cur:
+            cur.adbc_ingest(table, self._watched(counted.reader()), mode="append", db_schema_name=schema)
+        return counted.rows
 
     def unstage(self, name: str) -> None:
         """Drop temporary table `name` if it exists."""
@@ -116,6 +149,8 @@ class PostgresSession:
         )
 
     def _watched(self, reader: pa.RecordBatchReader) -> pa.RecordBatchReader:
+        """`reader`, keeping the error it raises (ADBC would hand back only its own)."""
+
         def batches() -> Iterator[pa.RecordBatch]:
             try:
                 yield from reader
@@ -124,3 +159,19 @@ class PostgresSession:
                 raise
 
         return pa.RecordBatchReader.from_batches(reader.schema, batches())
+
+
+class _Counted:
+    """A reader that counts the rows it hands out."""
+
+    def __init__(self, reader: pa.RecordBatchReader) -> None:
+        self._source = reader
+        self.rows = 0
+
+    def reader(self) -> pa.RecordBatchReader:
+        def batches() -> Iterator[pa.RecordBatch]:
+            for batch in self._source:
+                self.rows += batch.num_rows
+                yield batch
+
+        return pa.RecordBatchReader.from_batches(self._source.schema, batches())

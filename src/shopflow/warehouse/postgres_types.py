@@ -40,11 +40,13 @@ def staged_columns(schema: pa.Schema) -> list[StagedColumn]:
     return [_column(field.name, field.type) for field in schema]
 
 
-def create_table_sql(name: str, columns: list[StagedColumn]) -> str:
-    """`CREATE TEMPORARY TABLE` for `columns`."""
-    from shopflow.sql import quote_identifier
+def create_table_sql(name: str, columns: list[StagedColumn], *, schema: str | None = None) -> str:
+    """`CREATE TEMPORARY TABLE` for `columns`; with `schema`, a lasting table `schema.name`."""
+    from shopflow.sql import qualified, quote_identifier
 
     body = ", ".join(f"{quote_identifier(c.name)} {c.sql_type}" for c in columns)
+    if schema is not None:
+        return f"CREATE TABLE {qualified(schema, name)} ({body})"
     return f"CREATE TEMPORARY TABLE {quote_identifier(name)} ({body})"
 
 

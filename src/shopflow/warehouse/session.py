@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any, Protocol
 
 import pyarrow as pa
@@ -25,6 +26,9 @@ class LoadSession(Protocol):
     def scalar(self, sql: str) -> Any:
         """Run a query and return the first column of its first row."""
 
+    def changed(self, sql: str) -> int:
+        """Run one INSERT or DELETE and return the rows it inserted or deleted."""
+
     def stage(self, name: str, reader: pa.RecordBatchReader) -> int:
         """Create temporary table `name` from `reader` (plus `_sf_ord`, the row's position); return rows."""
 
@@ -33,6 +37,16 @@ class LoadSession(Protocol):
 
         Returns the rows staged, or None if this warehouse cannot read the files (the caller
         then stages through `stage`).
+        """
+
+    def load_into(
+        self, schema: str, table: str, files: LakeFiles, read: Callable[[], pa.RecordBatchReader | None], *,
+        replace: bool,
+    ) -> int | None:
+        """Write the lake rows of `files` (or of `read()`) straight into `schema.table`; return their count.
+
+        Creates the table if it is missing, empties it first if `replace`. Returns None, having
+        changed nothing, if the rows' column types are not exactly the table's: the caller stages them.
         """
 
     def unstage(self, name: str) -> None:
