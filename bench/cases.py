@@ -1,5 +1,7 @@
 """The cases: B1 full load of a PostgreSQL table, B2 incremental merge, B3 order files, B4 totesys star schema.
 
+B6 reads the 60 real Glossier order files of shared/data (beside the clone), when they are there.
+
 B1 and B2 run twice per size: into a DuckDB warehouse and into a PostgreSQL warehouse.
 """
 
@@ -23,6 +25,9 @@ TOTESYS_DBT = REPO / "examples" / "totesys" / "dbt"
 TOTESYS_TABLES = ("address", "counterparty", "currency", "department", "design", "payment_type", "staff",
                   "transaction", "sales_order", "purchase_order", "payment")
 ORDERS = {"orders": "raw.orders"}
+# B1's reference rows: each warehouse engine loading the source table by itself (tools/reference_tool.py).
+REFERENCES = {"duckdb": "duckdb CTAS postgres_scan (reference)",
+              "postgres": "postgres COPY TO STDOUT -> COPY FROM STDIN (reference)"}
 
 
 @dataclass(frozen=True)
@@ -93,6 +98,10 @@ def _b1(rows: int, destination: str, competitors: Path, url: str, truth: sources
         Tool("pandas", competitors, "pandas_tool.py",
              lambda w, d: {"case": "db", "source_url": url, "table": "orders", "destination": d["kind"],
                            "destination_path": d.get("path"), "destination_url": d.get("url")}),
+        # The engine's own floor, no lake: what shopflow's extract + load is measured against.
+        Tool(REFERENCES[destination], Path(sys.executable), "reference_tool.py",
+             lambda w, d: {"source_url": url, "table": "orders", "destination": d["kind"],
+                           "destination_path": d.get("path"), "destination_url": d.get("url")}),
     ]
     return Case(f"B1 {rows:,} -> {destination}", rows, truth, destination, "amount", tools)
 
@@ -136,7 +145,35 @@ def _b3(orders: int, days: int, competitors: Path, root: Path) -> Case:
              lambda w, d: {"case": "files", "files": str(folder), "destination": "duckdb",
                            "destination_path": d["path"]}),
     ]
-    return Case(f"B3 {truth.rows:,} orders in {days} files", truth.rows, truth, "duckdb", "total_price", tools)
+    return Case(f"B3 {truth.rows:,} orders in {days} files", truth.rows, truth, "duckdb", "total_price", tools,
+                input_bytes=sum(f.stat().st_size for f in folder.glob("*.json")))
+
+
+def _b6(competitors: Path) -> Case | None:
+    """The 60 real Glossier order files (shared/data, beside the clone) through examples/glossier's table."""
+    import yaml
+
+    folder = sources.GLOSSIER_FILES
+    if not folder.is_dir():
+        print(f"B6 skipped: no real Glossier files at {folder}", flush=True)
+        return None
+    truth = sources.real_glossier_truth(folder)
+    example = yaml.safe_load((REPO / "examples" / "glossier" / "shopflow.yml").read_text(encoding="utf-8"))
+    table = example["sources"][0]["tables"][0]  # orders: merged by id, money and timestamps declared
+
+    def shopflow_config(workdir: Path, destination: dict[str, Any]) -> dict[str, Any]:
+        return {"pipeline": "glossier", "lake": str(workdir / "lake"), "warehouse": shopflow_warehouse(destination),
+                "sources": [{"name": "glossier", "type": "files", "location": str(folder), "tables": [table]}]}
+
+    tools = [
+        shopflow_tool("shopflow", shopflow_config, {"orders": "raw.orders", "line_items": "raw.orders__line_items"}),
+        Tool("dlt filesystem", competitors, "dlt_tool.py",
+             lambda w, d: {"case": "files", "files": str(folder), "destination": "duckdb",
+                           "destination_path": d["path"], "workdir": str(w)}),
+    ]
+    files = sorted(folder.glob("*.json"))
+    return Case(f"B6 real Glossier, {len(files)} files", truth.rows, truth, "duckdb", "total_price", tools,
+                input_bytes=sum(f.stat().st_size for f in files))
 
 
 def _b4(scale: float, competitors: Path) -> Case:
@@ -200,6 +237,8 @@ def build_cases(wanted: set[str], sizes: Sizes, *, competitors: Path, root: Path
             yield _b2(rows, "postgres", competitors, url, changed, changed_truth)
     if "B3" in wanted:
         yield _b3(sizes.orders, sizes.days, competitors, root)
+    if "B6" in wanted and (real := _b6(competitors)) is not None:
+        yield real
     if "B4" in wanted:
         yield _b4(sizes.totesys_scale, competitors)
     if "B5" in wanted:

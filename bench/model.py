@@ -36,6 +36,7 @@ class Case:
     money: str  # the column of `main` whose sum must match the truth
     tools: list[Tool]
     main: str = "orders"  # the table whose row count and money sum are checked
+    input_bytes: int = 0  # B3, B6: the bytes of JSON read, for MB/s
 
 
 def tool_env() -> dict[str, str]:

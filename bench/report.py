@@ -25,10 +25,21 @@ class Result:
     cpu_seconds: float = 0.0
     error: str | None = None
     timed_out: bool = False  # killed at the time limit: `seconds` is a lower bound
+    input_bytes: int = 0  # the JSON the case reads (B3, B6): its MB/s is shown beside rows/s
 
     @property
     def rows_per_second(self) -> float:
         return self.rows / self.seconds if self.seconds else 0.0
+
+    @property
+    def mb_per_second(self) -> float:
+        return self.input_bytes / 1e6 / self.seconds if self.seconds else 0.0
+
+    @property
+    def throughput(self) -> str:
+        """rows/s, and MB/s of JSON where the case reads JSON files."""
+        mb = f" ({self.mb_per_second:,.1f} MB/s)" if self.input_bytes and self.seconds else ""
+        return f"{self.rows_per_second:,.0f}{mb}"
 
 
 def table(results: list[Result]) -> str:
@@ -50,7 +61,7 @@ def table(results: list[Result]) -> str:
             continue
         ratio = f"{r.seconds / base:.1f}x" if base else "-"
         lines.append(
-            f"| {r.case} | {r.tool} | {r.rows:,} | {r.seconds:.2f} | {r.rows_per_second:,.0f} | "
+            f"| {r.case} | {r.tool} | {r.rows:,} | {r.seconds:.2f} | {r.throughput} | "
             f"{r.cpu_seconds:.1f} | {r.peak_rss_mb:.0f} | {ratio} |"
         )
     return "\n".join(lines)

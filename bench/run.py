@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import shlex
 import shutil
 import sys
@@ -58,7 +59,9 @@ FULL = Preset(rows="2000000,10000000", orders=1_000_000, days=100, totesys_scale
 def destination_for(case: Case, tool: Tool, workdir: Path) -> dict[str, Any]:
     if case.destination == "duckdb":
         return {"kind": "duckdb", "path": str(workdir / "warehouse.duckdb")}
-    name = sources.database_name(f"dest_{tool.label.replace('-', '_').replace(' ', '_').replace('+', '')}")
+    # Letters, digits and `_` only, and short: PostgreSQL cuts names at 63 bytes, and the name goes in a URL.
+    label = re.sub(r"[^A-Za-z0-9]+", "_", tool.label).strip("_")[:30]
+    name = sources.database_name(f"dest_{label}")
     return {"kind": "postgres", "url": sources.recreate_database(name), "database": name}
 
 
@@ -68,7 +71,7 @@ def _tail(text: str, lines: int) -> str:
 
 def run_tool(case: Case, tool: Tool, root: Path, loads: list[float], timeout: float) -> Result:
     workdir = Path(tempfile.mkdtemp(prefix=f"{case.name.split(':')[0].replace(' ', '_')}-", dir=root))
-    result = Result(case.name, tool.label, case.rows, 0.0, 0.0)
+    result = Result(case.name, tool.label, case.rows, 0.0, 0.0, input_bytes=case.input_bytes)
     destination = destination_for(case, tool, workdir)
     if tool.prepare:
         try:
@@ -111,8 +114,9 @@ def run_case(case: Case, repeat: int, root: Path, loads: list[float], timeout: f
             if result.timed_out:
                 stopped.add(tool.label)
             failed = f"  FAILED: {result.error}" if result.error else ""
-            print(f"    {result.seconds:.2f} s, {result.cpu_seconds:.1f} CPU s, {result.peak_rss_mb:.0f} MB{failed}",
-                  flush=True)
+            mb = f", {result.mb_per_second:.1f} MB/s of JSON" if case.input_bytes and not failed else ""
+            print(f"    {result.seconds:.2f} s, {result.cpu_seconds:.1f} CPU s, {result.peak_rss_mb:.0f} MB"
+                  f"{mb}{failed}", flush=True)
             known = best.get(tool.label)
             if known is None or (known.error and not known.timed_out) or (
                     not result.error and result.seconds < known.seconds):
@@ -142,7 +146,7 @@ def main() -> None:
     parser.add_argument("--days", type=int, default=None, help="B3: daily files the orders are spread over (100)")
     parser.add_argument("--totesys-scale", type=float, default=None,
                         help="B4: size of totesys as a multiple of the real snapshot (316: ~10M fact rows)")
-    parser.add_argument("--cases", default="B1,B2,B3,B4,B5", help="which cases to run")
+    parser.add_argument("--cases", default="B1,B2,B3,B4,B5,B6", help="which cases to run")
     parser.add_argument("--invoice-lines", type=int, default=None,
                         help="B5: lines of the CSV dump read by DuckDB and by Spark (20,000,000)")
     parser.add_argument("--tools", default=None,
@@ -178,7 +182,8 @@ def main() -> None:
         for case in build_cases(wanted, sizes, competitors=competitors, root=root):
             if args.tools:
                 case.tools = [t for t in case.tools if t.label.startswith(tuple(args.tools.split(",")))]
-            print(f"{case.name}: {case.rows:,} rows", flush=True)
+            size = f", {case.input_bytes / 1e6:,.1f} MB of JSON" if case.input_bytes else ""
+            print(f"{case.name}: {case.rows:,} rows{size}", flush=True)
             results.extend(run_case(case, repeat, root, loads, timeout))
     finally:
         shutil.rmtree(root, ignore_errors=True)

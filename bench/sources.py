@@ -103,6 +103,26 @@ def glossier_files(folder: Path, orders: int, days: int) -> Truth:
     return Truth(rows=summary.rows["orders"], amount=str(total), extra=(("line_items", summary.rows["line_items"]),))
 
 
+# The real Glossier order files (see shared/data/SOURCES.md), beside the clone.
+GLOSSIER_FILES = Path(__file__).resolve().parent.parent.parent / "shared" / "data" / "glossier_orders"
+
+
+def real_glossier_truth(folder: Path) -> Truth:
+    """The orders, the sum of `total_price` (each rounded to cents, as the check casts it) and the line items."""
+    import json
+    from decimal import ROUND_HALF_UP, Decimal
+
+    rows = items = 0
+    total = Decimal(0)
+    for path in sorted(folder.glob("*.json")):
+        for order in json.loads(path.read_bytes())["orders"]:
+            rows += 1
+            items += len(order.get("line_items") or [])
+            if order.get("total_price") is not None:
+                total += Decimal(str(order["total_price"])).quantize(Decimal("0.01"), ROUND_HALF_UP)
+    return Truth(rows=rows, amount=str(total), extra=(("line_items", items),))
+
+
 TOTESYS_FACTS = {"sales_order": "fact_sales_order", "purchase_order": "fact_purchase_order", "payment": "fact_payment"}
 
 
