@@ -14,7 +14,6 @@ from __future__ import annotations
 import logging
 import uuid
 from collections.abc import Callable, Sequence
-from contextlib import nullcontext
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -39,7 +38,7 @@ from shopflow.sources.files import (
     extract_files,
     quarantine_whole_file,
 )
-from shopflow.sources.files.ahead import DocumentsAhead, one_thread
+from shopflow.sources.files.ahead import DocumentsAhead
 from shopflow.sources.files.chunks import chunks, readable_together
 from shopflow.sources.files.shapes import DetectedTypes
 from shopflow.storage import FileInfo, Location
@@ -176,11 +175,9 @@ class FileExtraction:
         while len(files) > 1 or readable_together(files[0], self.table):
             results = [FileExtract(f) for f in files]
             try:
-                documents = self.table.format_of(files[0].url) == "json"  # JSON lines are read in parallel
-                with one_thread(self.con) if documents else nullcontext():  # see `ahead`
-                    for output, batch in extract_files(self.con, [local[f.url] for f in files], self.table, origin,
-                                                       results, frozenset(self.text), self.known, self.ahead):
-                        self.spool.add(output, self._conform(output, batch, files[0].url if len(files) == 1 else ""))
+                for output, batch in extract_files(self.con, [local[f.url] for f in files], self.table, origin,
+                                                   results, frozenset(self.text), self.known, self.ahead):
+                    self.spool.add(output, self._conform(output, batch, files[0].url if len(files) == 1 else ""))
                 self.spool.keep_segment()
                 done.extend(results)
                 return None

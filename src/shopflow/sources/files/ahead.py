@@ -4,17 +4,14 @@ Reading a run of documents takes two DuckDB passes over them: their shapes
 (`json_read.documents`), then the read itself. Each pass runs on one core; finding the shapes
 of run k+1 while run k is read keeps a second core busy when the machine has one to spare.
 
-DuckDB reads a run of documents on one thread whatever its `threads` (a document is parsed
-whole), yet with more threads a streamed read burns about twice the CPU in idle workers, so
-runs are read with `one_thread`: the reading thread and the one finding shapes ahead each
-take a core.
+The read keeps DuckDB's own thread count: limiting it to one (`SET threads = 1`) saved CPU on
+a loaded machine but took B3 from 10.8 s to 28.6 s on a quiet one (the setting is the whole
+database's, so it slowed the other passes too).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
-from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -52,18 +49,3 @@ class DocumentsAhead:
         """Wait for the work under way and close the cursor."""
         self._pool.shutdown(wait=True, cancel_futures=True)
         self._cursor.close()
-
-
-@contextmanager
-def one_thread(con: duckdb.DuckDBPyConnection) -> Iterator[None]:
-    """Run DuckDB on `con`'s database with one thread per query meanwhile, then as before."""
-    row = con.execute("SELECT current_setting('threads')").fetchone()
-    before = int(row[0]) if row else 1
-    if before == 1:
-        yield
-        return
-    con.execute("SET threads = 1")
-    try:
-        yield
-    finally:
-        con.execute(f"SET threads = {before}")
