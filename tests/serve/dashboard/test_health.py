@@ -11,13 +11,12 @@ from shopflow.config import load_config
 from shopflow.pipeline.run import run_pipeline
 from shopflow.serve.dashboard.health import table_health
 from shopflow.serve.dashboard.query import duckdb_query
-from tests.serve.ingest.conftest import events_pipeline, line
-from tests.sources.events.test_flush import _append
+from tests.serve.ingest.conftest import append_events, events_pipeline, line
 
 
 def test_an_event_stream_shows_its_versions_and_freshness(tmp_path: Path) -> None:
     config_path = events_pipeline(tmp_path)
-    _append(config_path, [line(1, "A", n) for n in range(3)])
+    append_events(config_path, [line(1, "A", n) for n in range(3)])
     config = load_config(config_path)
     before = datetime.now(UTC)
     assert run_pipeline(config).exit_code == 0

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -14,6 +16,10 @@ from typing import Any
 
 import pytest
 import yaml
+
+from shopflow.config import load_config
+from shopflow.config.events import EventsSource
+from shopflow.sources.events.buffer import Appended, BufferWriter
 
 TOKEN = "s3cret-store-token"
 
@@ -117,3 +123,22 @@ def warehouse_rows(folder: Path, sql: str) -> list[tuple[object, ...]]:
 def auth(token: str = TOKEN) -> dict[str, str]:
     """The header a client with `token` sends."""
     return {"Authorization": f"Bearer {token}"}
+
+
+def append_events(config: Path, events: list[dict[str, Any]], reason: str | None = None) -> Appended:
+    """Log `events` in the pipeline's buffer through the group-commit writer, as the API does; wait until durable."""
+    source = load_config(config).sources[0]
+    assert isinstance(source, EventsSource)
+    writer = BufferWriter(source.buffer_path, [t.name for t in source.tables], 1_000_000)
+    got: list[Appended | None] = []
+    done = threading.Event()
+
+    def finished(appended: Appended | None, error: BaseException | None) -> None:
+        got.append(appended)
+        done.set()
+
+    writer.submit("lines", [(json.dumps(e), reason, time.time()) for e in events], finished)
+    assert done.wait(10)
+    writer.close()
+    assert got[0] is not None
+    return got[0]

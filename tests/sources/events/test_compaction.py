@@ -2,22 +2,18 @@
 
 from __future__ import annotations
 
-import json
-import threading
-import time
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
 from tests.helpers import kill_run_at
-from tests.serve.ingest.conftest import events_pipeline, line, warehouse_rows
+from tests.serve.ingest.conftest import append_events, events_pipeline, line, warehouse_rows
 
 from shopflow.config import load_config
-from shopflow.config.events import CompactConfig, EventsSource
+from shopflow.config.events import CompactConfig
 from shopflow.pipeline.layout import LakeLayout
 from shopflow.pipeline.run import run_pipeline
-from shopflow.sources.events.buffer import Appended, BufferWriter
 from shopflow.sources.events.compaction import due
 
 
@@ -29,22 +25,6 @@ def _pipeline(folder: Path, compact: object, **stream: Any) -> Path:
     config.write_text(yaml.safe_dump(document))
     return config
 
-
-def _append(config: Path, events: list[dict[str, Any]]) -> None:
-    source = load_config(config).sources[0]
-    assert isinstance(source, EventsSource)
-    writer = BufferWriter(source.buffer_path, ["lines"], 1_000_000)
-    done = threading.Event()
-    got: list[Appended | None] = []
-
-    def finished(appended: Appended | None, error: BaseException | None) -> None:
-        got.append(appended)
-        done.set()
-
-    writer.submit("lines", [(json.dumps(e), None, time.time()) for e in events], finished)
-    assert done.wait(10)
-    writer.close()
-    assert got[0] is not None
 
 
 def _lake(config: Path) -> Any:
@@ -61,7 +41,7 @@ def _operations(config: Path) -> list[str]:
 def test_compaction_leaves_few_files_and_every_row_loaded_once(tmp_path: Path) -> None:
     config = _pipeline(tmp_path, {"every_commits": 4})
     for batch in range(8):
-        _append(config, [line(1, f"B{batch}", n) for n in range(3)])
+        append_events(config, [line(1, f"B{batch}", n) for n in range(3)])
         report = run_pipeline(load_config(config))
         assert report.exit_code == 0, [t.error for t in report.tables]
     assert "OPTIMIZE" in _operations(config)
@@ -75,7 +55,7 @@ def test_compaction_leaves_few_files_and_every_row_loaded_once(tmp_path: Path) -
     assert table.to_pyarrow_table().num_rows == 24
     assert warehouse_rows(tmp_path, "SELECT count(*), count(DISTINCT (invoice, line)) FROM raw.lines") == [(24, 24)]
     # The ledger still knows where the stream is: nothing is read twice, nothing new is lost.
-    _append(config, [line(1, "B0", 0), line(1, "NEW", 0)])  # a repeat (idempotency key) and a new event
+    append_events(config, [line(1, "B0", 0), line(1, "NEW", 0)])  # a repeat (idempotency key) and a new event
     assert run_pipeline(load_config(config)).exit_code == 0
     assert warehouse_rows(tmp_path, "SELECT count(*), count(DISTINCT (invoice, line)) FROM raw.lines") == [(25, 25)]
 
@@ -83,10 +63,10 @@ def test_compaction_leaves_few_files_and_every_row_loaded_once(tmp_path: Path) -
 def test_a_load_after_compaction_opens_only_the_new_batch_file(tmp_path: Path) -> None:
     config = _pipeline(tmp_path, {"every_commits": 2})
     for batch in range(4):
-        _append(config, [line(1, f"B{batch}", 1)])
+        append_events(config, [line(1, f"B{batch}", 1)])
         assert run_pipeline(load_config(config)).exit_code == 0
     compacted = set(_lake(config).file_uris())
-    _append(config, [line(1, "NEW", 1)])
+    append_events(config, [line(1, "NEW", 1)])
     assert run_pipeline(load_config(config)).exit_code == 0
     main = LakeLayout(load_config(config), "shop", "lines").main
     newest = main.commits()[-1]
@@ -100,7 +80,7 @@ def test_merge_keeps_the_latest_row_across_compactions(tmp_path: Path) -> None:
         tmp_path, {"every_commits": 2}, write_disposition="merge", primary_key=["store", "invoice"], idempotency_key=[]
     )
     for qty in range(1, 7):
-        _append(config, [line(1, "A", 1, qty=qty), line(1, f"only{qty}", 1, qty=qty)])
+        append_events(config, [line(1, "A", 1, qty=qty), line(1, f"only{qty}", 1, qty=qty)])
         assert run_pipeline(load_config(config)).exit_code == 0
     assert "OPTIMIZE" in _operations(config)
     assert warehouse_rows(tmp_path, "SELECT qty FROM raw.lines WHERE invoice = 'A'") == [(6,)]
@@ -109,9 +89,9 @@ def test_merge_keeps_the_latest_row_across_compactions(tmp_path: Path) -> None:
 
 def test_a_run_killed_before_its_load_compacts_then_loads_exactly_once(tmp_path: Path) -> None:
     config = _pipeline(tmp_path, {"every_commits": 2})
-    _append(config, [line(1, "A", n) for n in range(10)])
+    append_events(config, [line(1, "A", n) for n in range(10)])
     assert run_pipeline(load_config(config)).exit_code == 0
-    _append(config, [line(1, "B", n) for n in range(10)])
+    append_events(config, [line(1, "B", n) for n in range(10)])
     kill_run_at(config, tmp_path, "lake_committed")  # in the lake, not in the warehouse, compaction due
     report = run_pipeline(load_config(config))
     assert report.exit_code == 0, [t.error for t in report.tables]
@@ -124,7 +104,7 @@ def test_a_run_killed_before_its_load_compacts_then_loads_exactly_once(tmp_path:
 def test_compact_false_never_compacts(tmp_path: Path) -> None:
     config = _pipeline(tmp_path, False)
     for batch in range(3):
-        _append(config, [line(1, f"B{batch}", 1)])
+        append_events(config, [line(1, f"B{batch}", 1)])
         assert run_pipeline(load_config(config)).exit_code == 0
     assert "OPTIMIZE" not in _operations(config)
     assert len(_lake(config).file_uris()) == 3

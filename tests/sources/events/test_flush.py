@@ -2,46 +2,24 @@
 
 from __future__ import annotations
 
-import json
-import threading
-import time
 from pathlib import Path
 
 import pytest
 import yaml
 from tests.helpers import kill_run_at
-from tests.serve.ingest.conftest import events_pipeline, line, warehouse_rows
+from tests.serve.ingest.conftest import append_events, events_pipeline, line, warehouse_rows
 
 from shopflow.config import load_config
 from shopflow.pipeline.run import run_pipeline
-from shopflow.sources.events.buffer import Appended, BufferWriter
-
-
-def _append(config: Path, events: list[dict[str, object]], reason: str | None = None) -> Appended:
-    """Log `events` in the pipeline's buffer through the group-commit writer, as the API does."""
-    source = load_config(config).sources[0]
-    writer = BufferWriter(source.path, ["lines"], 1_000_000)  # type: ignore[union-attr, arg-type]
-    got: list[Appended | None] = []
-    done = threading.Event()
-
-    def finished(appended: Appended | None, error: BaseException | None) -> None:
-        got.append(appended)
-        done.set()
-
-    writer.submit("lines", [(json.dumps(e), reason, time.time()) for e in events], finished)
-    assert done.wait(10)
-    writer.close()
-    assert got[0] is not None
-    return got[0]
 
 
 @pytest.mark.parametrize("stop_at", ["outputs_committed", "lake_committed", "load_applied"])
 def test_a_run_killed_mid_batch_replays_exactly_once(tmp_path: Path, stop_at: str) -> None:
     config = events_pipeline(tmp_path)
-    _append(config, [line(1, "A", n) for n in range(100)])
+    append_events(config, [line(1, "A", n) for n in range(100)])
     kill_run_at(config, tmp_path, stop_at)
     # Events keep arriving (and one repeat) while nothing flushes.
-    _append(config, [line(1, "A", n) for n in range(100, 150)] + [line(1, "A", 5)])
+    append_events(config, [line(1, "A", n) for n in range(100, 150)] + [line(1, "A", 5)])
     report = run_pipeline(load_config(config))
     assert report.exit_code == 0, [t.error for t in report.tables]
     assert warehouse_rows(tmp_path, "SELECT count(*), count(DISTINCT line), min(line), max(line) FROM raw.lines") == [
@@ -54,21 +32,21 @@ def test_merge_keeps_the_latest_event_per_key(tmp_path: Path) -> None:
     stream = document["sources"][0]["streams"][0]
     stream.update(write_disposition="merge", primary_key=["store", "invoice"], idempotency_key=[])
     config.write_text(yaml.safe_dump(document))
-    _append(config, [line(1, "A", 1, qty=1), line(1, "B", 1, qty=1), line(1, "A", 1, qty=2)])
+    append_events(config, [line(1, "A", 1, qty=1), line(1, "B", 1, qty=1), line(1, "A", 1, qty=2)])
     assert run_pipeline(load_config(config)).exit_code == 0
-    _append(config, [line(1, "B", 1, qty=7)])
+    append_events(config, [line(1, "B", 1, qty=7)])
     assert run_pipeline(load_config(config)).exit_code == 0
     assert warehouse_rows(tmp_path, "SELECT invoice, qty FROM raw.lines ORDER BY invoice") == [("A", 2), ("B", 7)]
 
 
 def test_a_replaced_buffer_is_an_error_not_a_silent_skip(tmp_path: Path) -> None:
     config = events_pipeline(tmp_path)
-    _append(config, [line(1, "A", n) for n in range(5)])
+    append_events(config, [line(1, "A", n) for n in range(5)])
     assert run_pipeline(load_config(config)).exit_code == 0
     (tmp_path / "buffer.sqlite").unlink()
     for extra in ("-wal", "-shm"):
         (tmp_path / f"buffer.sqlite{extra}").unlink(missing_ok=True)
-    _append(config, [line(1, "A", n) for n in range(5, 7)])
+    append_events(config, [line(1, "A", n) for n in range(5, 7)])
     report = run_pipeline(load_config(config))
     assert report.exit_code == 1
     assert "the buffer file was replaced" in (report.tables[0].error or "")
